@@ -1,0 +1,137 @@
+"""Workspace settings, read from `advocacy.toml` and validated once."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from advocacy.errors import UserError
+
+CONFIG_NAME = "advocacy.toml"
+DEFAULT_DB_NAME = "advocacy.duckdb"
+ENV_DB = "ADVOCACY_DB"
+
+
+@dataclass(frozen=True)
+class CalendarSettings:
+    timezone: str = "UTC"
+    fiscal_start_month: int = 1
+    fiscal_label: str = "end"
+
+
+@dataclass(frozen=True)
+class StatsSettings:
+    confidence: float = 0.95
+    min_n: int = 10
+    fpc: str = "auto"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about a workspace; the TOML file mirrors these sections."""
+
+    db_url: str = ""
+    currency: str = "USD"
+    csat_satisfied: str = "top2"
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    stats: StatsSettings = field(default_factory=StatsSettings)
+
+    def validate(self) -> Settings:
+        try:
+            ZoneInfo(self.calendar.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError(
+                f"calendar.timezone '{self.calendar.timezone}' is not an IANA time zone"
+            )
+        if not 1 <= self.calendar.fiscal_start_month <= 12:
+            raise UserError("calendar.fiscal_start_month must be between 1 and 12")
+        if self.calendar.fiscal_label not in ("start", "end"):
+            raise UserError("calendar.fiscal_label must be 'start' or 'end'")
+        if self.csat_satisfied not in ("top1", "top2"):
+            raise UserError("csat.satisfied must be 'top1' or 'top2'")
+        if not 0.5 < self.stats.confidence < 1:
+            raise UserError("stats.confidence must be between 0.5 and 1")
+        return self
+
+
+def _section(cls: type[Any], raw: dict[str, Any], name: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise UserError(f"unknown setting(s) in [{name}]: {', '.join(sorted(unknown))}")
+    return cls(**raw)
+
+
+def parse_settings(raw: dict[str, Any]) -> Settings:
+    """Settings from the parsed TOML document, refusing unknown keys so typos are caught."""
+    store = raw.get("store", {})
+    workspace = raw.get("workspace", {})
+    try:
+        settings = Settings(
+            db_url=str(store.get("url", "")),
+            currency=str(workspace.get("currency", "USD")).upper(),
+            csat_satisfied=str(raw.get("csat", {}).get("satisfied", "top2")),
+            calendar=_section(CalendarSettings, raw.get("calendar", {}), "calendar"),
+            stats=_section(StatsSettings, raw.get("stats", {}), "stats"),
+        )
+    except TypeError as exc:
+        raise UserError(f"invalid advocacy.toml: {exc}") from None
+    return settings.validate()
+
+
+def load_settings(workspace: Path) -> Settings:
+    path = workspace / CONFIG_NAME
+    if not path.exists():
+        return Settings()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path} is not valid TOML: {exc}") from None
+    return parse_settings(raw)
+
+
+def resolve_db_url(workspace: Path, settings: Settings, override: str | None = None) -> str:
+    """The store URL: --db, then ADVOCACY_DB, then the config, then the workspace's DuckDB file."""
+    url = override or os.environ.get(ENV_DB) or settings.db_url
+    if not url:
+        return f"duckdb:///{(workspace / DEFAULT_DB_NAME).resolve()}"
+    if url.startswith(("postgres://", "postgresql://", "duckdb://")):
+        return url
+    if url.endswith(".duckdb") or url == ":memory:":
+        path = url if url == ":memory:" else str((workspace / url).resolve())
+        return f"duckdb:///{path}"
+    raise UserError(f"unsupported database URL '{url}': use a .duckdb path or postgresql://…")
+
+
+DEFAULT_CONFIG = """\
+# advocacy workspace settings. Every key is optional; these are the defaults.
+
+[store]
+# Empty: the DuckDB file advocacy.duckdb in this folder. Or e.g. "postgresql://user@host:5432/db".
+# ADVOCACY_DB or --db override this.
+url = ""
+
+[workspace]
+currency = "USD"
+
+[calendar]
+timezone = "UTC"          # business time zone (IANA); periods are cut in it
+fiscal_start_month = 1    # 1 = fiscal year is the calendar year
+fiscal_label = "end"      # FY2026 ends in 2026
+
+[csat]
+satisfied = "top2"        # top2: score >= scale_max - 1 on scales of 5+ points; top1: top box only
+
+[stats]
+confidence = 0.95
+min_n = 10                # rows with n below this are marked low_n
+fpc = "auto"
+"""
+
+
+def with_db(settings: Settings, url: str) -> Settings:
+    return replace(settings, db_url=url)

@@ -1,0 +1,228 @@
+"""Merging validated rows into the store by the rule of their table kind (DESIGN §3).
+
+Runs inside the import's transaction on the store's own connection, in SQL portable between
+DuckDB and PostgreSQL; `_stage` holds the file's valid, de-duplicated rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from advocacy.ingest.columns import quote_ident as q
+from advocacy.schema import ColType, Table, TableKind
+from advocacy.storage.ddl import sql_type
+from advocacy.storage.store import Dialect, Tx
+
+BEGINNING = "1900-01-01 00:00:00"
+END_OF_TIME = "9999-12-31 00:00:00"
+_ACCOUNT_REF_TABLES_EXCLUDED = ("accounts",)
+
+
+@dataclass
+class MergeCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicate: int = 0
+    conflicting: int = 0
+    rejected: int = 0
+    orphan: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MergeJob:
+    table: Table
+    columns: tuple[str, ...]
+    extras: tuple[str, ...]
+    import_id: str
+    file_name: str
+    update_conflicts: bool
+    now: datetime
+
+
+def json_row(dialect: Dialect, alias: str, columns: list[str]) -> str:
+    pairs = ", ".join(f"'{c}', {alias}.{q(c)}" for c in columns)
+    fn = "json_object" if dialect is Dialect.DUCKDB else "json_build_object"
+    return (
+        f"CAST({fn}({pairs}) AS TEXT)"
+        if dialect is Dialect.POSTGRES
+        else f"CAST({fn}({pairs}) AS VARCHAR)"
+    )
+
+
+def _key_match(table: Table, left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in table.key)
+
+
+def _row_key(table: Table, alias: str) -> str:
+    return "concat_ws('|', " + ", ".join(f"CAST({alias}.{q(k)} AS TEXT)" for k in table.key) + ")"
+
+
+def _classify(tx: Tx, job: MergeJob) -> dict[str, int]:
+    t = job.table
+    payload = [c for c in (*job.columns, *job.extras) if c not in t.key]
+    diff = " OR ".join(f"s.{q(c)} IS DISTINCT FROM t.{q(c)}" for c in payload) or "false"
+    names = ", ".join(
+        f"CASE WHEN s.{q(c)} IS DISTINCT FROM t.{q(c)} THEN '{c}' END" for c in payload
+    )
+    state = (
+        f"CASE WHEN t.{q(t.key[0])} IS NULL THEN 'new' WHEN {diff} THEN 'changed' ELSE 'same' END"
+    )
+    if t.kind is TableKind.MUTABLE_FACT and t.identity:
+        moved = " OR ".join(
+            f"s.{q(c)} IS DISTINCT FROM t.{q(c)}" for c in t.identity if c in job.columns
+        )
+        state = f"CASE WHEN t.{q(t.key[0])} IS NOT NULL AND ({moved or 'false'}) THEN 'identity' ELSE {state} END"
+    if t.kind is TableKind.ENTITY and "updated_at" in job.columns:
+        stale = "t.updated_at IS NOT NULL AND s.updated_at < t.updated_at"
+        state = f"CASE WHEN t.{q(t.key[0])} IS NOT NULL AND ({diff}) AND {stale} THEN 'stale' ELSE {state} END"
+    tx.execute("DROP TABLE IF EXISTS _cls")
+    tx.execute(
+        f"CREATE TEMP TABLE _cls AS SELECT s.*, {state} AS _state, "
+        f"concat_ws(',', {names or 'NULL'}) AS _diff, "
+        f"{json_row(tx.dialect, 't', list(t.key) + payload)} AS _old "
+        f"FROM _stage s LEFT JOIN {q(t.name)} t ON {_key_match(t, 's', 't')}"
+    )
+    return {
+        str(s): int(n) for s, n in tx.fetchall("SELECT _state, count(*) FROM _cls GROUP BY _state")
+    }
+
+
+def _insert_new(tx: Tx, job: MergeJob) -> None:
+    cols = ", ".join(q(c) for c in (*job.columns, *job.extras))
+    tx.execute(
+        f"INSERT INTO {q(job.table.name)} ({cols}) SELECT {cols} FROM _cls WHERE _state = 'new'"
+    )
+
+
+def _update(tx: Tx, job: MergeJob, states: str) -> None:
+    t = job.table
+    payload = [c for c in (*job.columns, *job.extras) if c not in t.key]
+    if not payload:
+        return
+    sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in payload)
+    tx.execute(
+        f"UPDATE {q(t.name)} SET {sets} FROM _cls s "
+        f"WHERE {_key_match(t, 's', q(t.name))} AND s._state IN ({states})"
+    )
+
+
+def _record_conflicts(tx: Tx, job: MergeJob, state: str, status: str) -> None:
+    incoming = json_row(tx.dialect, "s", list(job.columns))
+    tx.execute(
+        f"INSERT INTO _conflicts (import_id, table_name, row_key, diff, incoming, status) "
+        f"SELECT ?, ?, {_row_key(job.table, 's')}, s._diff, {incoming}, ? FROM _cls s "
+        f"WHERE s._state = '{state}'",
+        (job.import_id, job.table.name, status),
+    )
+
+
+def _record_revisions(tx: Tx, job: MergeJob) -> None:
+    tx.execute(
+        f"INSERT INTO _revisions (import_id, table_name, row_key, previous) "
+        f"SELECT ?, ?, {_row_key(job.table, 's')}, s._old FROM _cls s WHERE s._state = 'changed'",
+        (job.import_id, job.table.name),
+    )
+
+
+def _reject_ledger_changes(tx: Tx, job: MergeJob) -> None:
+    incoming = json_row(tx.dialect, "s", list(job.columns))
+    tx.execute(
+        "INSERT INTO _quarantine (import_id, table_name, source_file, row_number, column_name, "
+        "reason, raw) SELECT ?, ?, ?, s._row, s._diff, "
+        "'a different row with this key is already recorded; ledger rows are append-only "
+        f"(differs in: ' || s._diff || ')', {incoming} FROM _cls s WHERE s._state = 'changed'",
+        (job.import_id, job.table.name, job.file_name),
+    )
+
+
+def _account_history(tx: Tx, job: MergeJob) -> None:
+    """Open a history interval per attribute of new accounts; close and reopen changed ones."""
+    tracked = [c for c in (*job.columns, *job.extras) if c not in ("account_id", "updated_at")]
+    valid_from = "s.updated_at" if "updated_at" in job.columns else "CAST(? AS TIMESTAMP)"
+    now = [job.now.replace(tzinfo=None)] if "updated_at" not in job.columns else []
+    for c in tracked:
+        tx.execute(
+            "INSERT INTO _account_history (account_id, column_name, value, valid_from, valid_to, "
+            f"import_id) SELECT s.account_id, '{c}', CAST(s.{q(c)} AS TEXT), "
+            f"TIMESTAMP '{BEGINNING}', TIMESTAMP '{END_OF_TIME}', ? FROM _cls s WHERE s._state = 'new'",
+            (job.import_id,),
+        )
+        changed = f"s._state = 'changed' AND s.{q(c)} IS DISTINCT FROM a.{q(c)}"
+        tx.execute(
+            f"UPDATE _account_history SET valid_to = {valid_from} FROM _cls s JOIN accounts a "
+            f"ON a.account_id = s.account_id WHERE _account_history.account_id = s.account_id "
+            f"AND _account_history.column_name = '{c}' AND _account_history.valid_to = "
+            f"TIMESTAMP '{END_OF_TIME}' AND {changed}",
+            now,
+        )
+        tx.execute(
+            "INSERT INTO _account_history (account_id, column_name, value, valid_from, valid_to, "
+            f"import_id) SELECT s.account_id, '{c}', CAST(s.{q(c)} AS TEXT), {valid_from}, "
+            f"TIMESTAMP '{END_OF_TIME}', ? FROM _cls s JOIN accounts a ON a.account_id = s.account_id "
+            f"WHERE {changed}",
+            (*now, job.import_id),
+        )
+
+
+def _add_extra_columns(tx: Tx, job: MergeJob) -> None:
+    for name in job.extras:
+        tx.execute(
+            f"ALTER TABLE accounts ADD COLUMN IF NOT EXISTS {q(name)} {sql_type(tx.dialect, ColType.STRING)}"
+        )
+
+
+def _count_orphans(tx: Tx, job: MergeJob) -> int:
+    if "account_id" not in job.columns or job.table.name in _ACCOUNT_REF_TABLES_EXCLUDED:
+        return 0
+    return int(
+        tx.scalar(
+            "SELECT count(*) FROM _cls s WHERE s._state IN ('new', 'changed') AND NOT EXISTS "
+            "(SELECT 1 FROM accounts a WHERE a.account_id = s.account_id)"
+        )
+    )
+
+
+def merge(tx: Tx, job: MergeJob) -> MergeCounts:
+    """Apply `_stage` to the job's table and count what happened to each row."""
+    kind = job.table.kind
+    if job.extras:
+        _add_extra_columns(tx, job)
+    states = _classify(tx, job)
+    counts = MergeCounts(inserted=states.get("new", 0), orphan=_count_orphans(tx, job))
+    changed, same = states.get("changed", 0), states.get("same", 0)
+    if kind is TableKind.ENTITY:
+        if job.table.name == "accounts":
+            _account_history(tx, job)
+        _update(tx, job, "'changed'")
+        counts.updated, counts.unchanged = changed, same + states.get("stale", 0)
+        if states.get("stale"):
+            counts.warnings.append(
+                f"{states['stale']} row(s) are older (updated_at) than what is stored; kept the stored version"
+            )
+    elif kind is TableKind.MUTABLE_FACT:
+        _record_revisions(tx, job)
+        _update(tx, job, "'changed'")
+        counts.updated, counts.unchanged = changed, same
+        moved = states.get("identity", 0)
+        if moved:
+            _record_conflicts(tx, job, "identity", "applied" if job.update_conflicts else "open")
+            if job.update_conflicts:
+                _update(tx, job, "'identity'")
+            counts.conflicting = moved
+    elif kind is TableKind.IMMUTABLE_FACT:
+        counts.duplicate = same
+        if changed:
+            _record_conflicts(tx, job, "changed", "applied" if job.update_conflicts else "open")
+            if job.update_conflicts:
+                _update(tx, job, "'changed'")
+            counts.conflicting = changed
+    else:
+        counts.duplicate = same
+        if changed:
+            _reject_ledger_changes(tx, job)
+            counts.rejected = changed
+    _insert_new(tx, job)
+    return counts

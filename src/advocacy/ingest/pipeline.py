@@ -1,0 +1,222 @@
+"""Import orchestration: one transaction per file, stage → validate → quarantine → merge → log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from advocacy.config import Settings
+from advocacy.errors import UserError
+from advocacy.ingest.columns import quote_ident
+from advocacy.ingest.mapping import Mapping, load_mapping, load_preset
+from advocacy.ingest.merge import MergeJob, merge
+from advocacy.ingest.readers import open_raw, sql_str
+from advocacy.ingest.report import ImportReport
+from advocacy.ingest.stage import Staged, stage_output
+from advocacy.ingest.validate import Context
+from advocacy.schema import TABLES, get_table
+from advocacy.storage.ddl import sql_type
+from advocacy.storage.store import Dialect, Store, Tx
+
+Progress = Callable[[str], None]
+_BATCH = 250_000
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    table: str | None = None
+    mapping: Mapping | None = None
+    file_format: str | None = None
+    update_conflicts: bool = False
+
+
+def resolve_mapping(table: str | None, mapping_path: Path | None, preset: str | None) -> Mapping:
+    """The mapping an import uses: a file, a preset, or the canonical layout of `table`."""
+    if mapping_path and preset:
+        raise UserError("give either --mapping or --preset, not both")
+    if mapping_path or preset:
+        mapping = load_mapping(mapping_path) if mapping_path else load_preset(str(preset))
+        if table and table not in mapping.outputs:
+            raise UserError(f"the mapping {mapping.name} does not feed table '{table}'")
+        return mapping
+    if not table:
+        raise UserError("name the table to import into (e.g. `advocacy import accounts FILE`)")
+    get_table(table)
+    return Mapping.identity(table)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _aliases(con: duckdb.DuckDBPyConnection, tx: Tx, store: Store, source: str | None) -> None:
+    if store.dialect is Dialect.DUCKDB:
+        cond = f"source = {sql_str(source)}" if source else "false"
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _aliases AS SELECT external_id, account_id FROM account_aliases WHERE {cond}"
+        )
+        return
+    rows = (
+        tx.fetchall(
+            "SELECT external_id, account_id FROM account_aliases WHERE source = ?", (source,)
+        )
+        if source
+        else []
+    )
+    data = pa.table({"external_id": [r[0] for r in rows], "account_id": [r[1] for r in rows]},
+                    schema=pa.schema([("external_id", pa.string()), ("account_id", pa.string())]))  # fmt: skip
+    con.register("_aliases_arrow", data)
+    con.execute("CREATE OR REPLACE TEMP VIEW _aliases AS SELECT * FROM _aliases_arrow")
+
+
+def _to_store(con: duckdb.DuckDBPyConnection, tx: Tx, store: Store, staged: Staged) -> None:
+    """Make `_stage` (valid rows) visible to the store connection."""
+    cols = ", ".join(quote_ident(c) for c in ("_row", *staged.columns, *staged.extras))
+    select = f"SELECT {cols} FROM _typed WHERE _err IS NULL"
+    if store.dialect is Dialect.DUCKDB:
+        con.execute("DROP TABLE IF EXISTS _stage")
+        con.execute(f"CREATE TEMP TABLE _stage AS {select}")
+        return
+    defs = ["_row BIGINT"]
+    defs += [
+        f"{quote_ident(c)} {sql_type(store.dialect, staged.table.column(c).type)}"
+        for c in staged.columns
+    ]
+    defs += [f"{quote_ident(c)} TEXT" for c in staged.extras]
+    tx.execute("DROP TABLE IF EXISTS _stage")
+    tx.execute(f"CREATE TEMP TABLE _stage ({', '.join(defs)})")
+    reader = con.execute(select).fetch_record_batch(_BATCH)
+    for batch in reader:
+        store.copy_arrow(tx, "_stage", pa.Table.from_batches([batch]))
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, tx: Tx, store: Store, staged: Staged, import_id: str, file: str
+) -> int:
+    select = (
+        f"SELECT {sql_str(import_id)} AS import_id, {sql_str(staged.table.name)} AS table_name, "
+        f"{sql_str(file)} AS source_file, _row AS row_number, _err_col AS column_name, "
+        f"_err AS reason, CAST(_raw AS VARCHAR) AS raw FROM _typed WHERE _err IS NOT NULL ORDER BY _row"
+    )
+    if store.dialect is Dialect.DUCKDB:
+        con.execute(f"INSERT INTO _quarantine {select}")
+    else:
+        for batch in con.execute(select).fetch_record_batch(_BATCH):
+            store.copy_arrow(tx, "_quarantine", pa.Table.from_batches([batch]))
+    row = con.execute("SELECT count(*) FROM _typed WHERE _err IS NOT NULL").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _log(tx: Tx, report: ImportReport, *, path: Path, sha: str, mapping: Mapping, started: datetime,
+         update_conflicts: bool, status: str = "ok") -> None:  # fmt: skip
+    tx.execute(
+        "INSERT INTO _imports (import_id, table_name, source_file, file_sha256, mapping, on_conflict, "
+        'started_at, finished_at, status, "read", inserted, updated, unchanged, duplicate, '
+        "conflicting, rejected, orphan, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            report.import_id, report.table, str(path), sha, mapping.name,
+            "update" if update_conflicts else "skip", started, _utcnow(), status, report.read,
+            report.inserted, report.updated, report.unchanged, report.duplicate,
+            report.conflicting, report.rejected, report.orphan, json.dumps(report.warnings),
+        ),
+    )  # fmt: skip
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _import_in_tx(tx: Tx, store: Store, settings: Settings, path: Path, opts: ImportOptions,
+                  mapping: Mapping, progress: Progress) -> list[ImportReport]:  # fmt: skip
+    started = _utcnow()
+    sha = _sha256(path)
+    con = tx.cursor if store.dialect is Dialect.DUCKDB else duckdb.connect()
+    if store.dialect is Dialect.POSTGRES:
+        con.execute("SET TimeZone='UTC'")
+    try:
+        progress(f"reading {path.name}")
+        raw = open_raw(con, path, view="raw", file_format=opts.file_format, options=mapping.read)
+        _aliases(con, tx, store, mapping.source)
+        ctx = Context(now=started, source_timezone=mapping.source_timezone,
+                      business_timezone=settings.calendar.timezone, currency=settings.currency)  # fmt: skip
+        identity = mapping.name.startswith("canonical:")
+        reports = []
+        for out in mapping.outputs.values():
+            if opts.table and out.table != opts.table:
+                continue
+            t0 = time.perf_counter()
+            table = TABLES[out.table]
+            progress(f"validating {path.name} → {table.name}")
+            staged = stage_output(
+                con, raw=raw, mapping=mapping, out=out, table=table, ctx=ctx, identity=identity
+            )
+            import_id = f"imp_{started:%Y%m%d%H%M%S}_{uuid.uuid4().hex[:8]}"
+            rejected = _quarantine(con, tx, store, staged, import_id, path.name)
+            progress(f"merging {staged.read:,} rows into {table.name}")
+            _to_store(con, tx, store, staged)
+            counts = merge(tx, MergeJob(table, staged.columns, staged.extras, import_id, path.name,
+                                        opts.update_conflicts, started))  # fmt: skip
+            report = ImportReport(
+                import_id, table.name, str(path), read=staged.read, inserted=counts.inserted,
+                updated=counts.updated, unchanged=counts.unchanged,
+                duplicate=counts.duplicate + staged.duplicates, conflicting=counts.conflicting,
+                rejected=rejected + counts.rejected, orphan=counts.orphan,
+                warnings=counts.warnings,
+            )  # fmt: skip
+            if staged.ignored:
+                report.warnings.append(
+                    f"ignored column(s) not in {table.name}: {', '.join(staged.ignored)}"
+                )
+            report.seconds = time.perf_counter() - t0
+            _log(tx, report, path=path, sha=sha, mapping=mapping, started=started,
+                 update_conflicts=opts.update_conflicts)  # fmt: skip
+            reports.append(report)
+        return reports
+    finally:
+        if store.dialect is Dialect.POSTGRES:
+            con.close()
+
+
+def _log_failure(store: Store, path: Path, table: str, mapping: Mapping, message: str) -> None:
+    report = ImportReport(f"imp_{_utcnow():%Y%m%d%H%M%S}_{uuid.uuid4().hex[:8]}", table, str(path))
+    report.warnings.append(message)
+    try:
+        with store.transaction() as tx:
+            _log(tx, report, path=path, sha="", mapping=mapping, started=_utcnow(),
+                 update_conflicts=False, status="failed")  # fmt: skip
+    except Exception:
+        pass
+
+
+def import_file(store: Store, settings: Settings, path: Path, opts: ImportOptions,
+                progress: Progress | None = None) -> list[ImportReport]:  # fmt: skip
+    """Import one file atomically: all of its valid rows land, or none do."""
+    mapping = opts.mapping or resolve_mapping(opts.table, None, None)
+    say = progress or (lambda _msg: None)
+    try:
+        return store.run(lambda tx: _import_in_tx(tx, store, settings, path, opts, mapping, say))
+    except UserError as exc:
+        _log_failure(store, path, opts.table or ",".join(mapping.outputs), mapping, str(exc))
+        raise
+
+
+def import_files(store: Store, settings: Settings, paths: Sequence[Path], opts: ImportOptions,
+                 progress: Progress | None = None) -> list[ImportReport]:  # fmt: skip
+    """Import several files, each in its own transaction, stopping at the first unusable one."""
+    reports: list[ImportReport] = []
+    for path in paths:
+        reports.extend(import_file(store, settings, path, opts, progress))
+    return reports
