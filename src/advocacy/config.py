@@ -44,9 +44,8 @@ class Settings:
         try:
             ZoneInfo(self.calendar.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise UserError(
-                f"calendar.timezone '{self.calendar.timezone}' is not an IANA time zone"
-            )
+            msg = f"calendar.timezone '{self.calendar.timezone}' is not an IANA time zone"
+            raise UserError(msg) from None
         if not 1 <= self.calendar.fiscal_start_month <= 12:
             raise UserError("calendar.fiscal_start_month must be between 1 and 12")
         if self.calendar.fiscal_label not in ("start", "end"):

@@ -159,7 +159,7 @@ def _parse_timestamp(src: Source, v: str, ctx: Context) -> str:
     if kind == "DATE":
         return _zone(f"CAST({src.sql} AS TIMESTAMP)", ctx.business_timezone)
     if formats in (("epoch",), ("epoch_ms",)):
-        div = " / 1000.0" if formats[0] == "epoch_ms" else ""
+        div = " / 1000.0" if "epoch_ms" in formats else ""
         return f"timezone('UTC', to_timestamp(TRY_CAST({v} AS DOUBLE){div}))"
     if formats:
         fmts = "[" + ", ".join(sql_str(f) for f in formats) + "]"

@@ -21,7 +21,7 @@ from advocacy.schema.vocab import (
     TicketStatus,
 )
 
-S, TS, D, F, I, B = (
+S, TS, D, F, INT, B = (
     ColType.STRING,
     ColType.TIMESTAMP,
     ColType.DATE,
@@ -188,7 +188,7 @@ TICKETS = Table(
         Column("priority", S, vocab=_vals(Priority)),
         Column("channel", S),
         Column("resolved_by", S, vocab=_vals(ResolvedBy)),
-        Column("reopened", I, default="0", minimum=0),
+        Column("reopened", INT, default="0", minimum=0),
     ),
     "Support tickets; resolved_at is the last resolution.",
     identity=("account_id", "opened_at"),
@@ -223,8 +223,8 @@ USAGE = Table(
     (
         Column("account_id", S, required=True, account_ref=True),
         Column("week", D, required=True),
-        Column("active_users", I, required=True, minimum=0),
-        Column("seats", I, minimum=0),
+        Column("active_users", INT, required=True, minimum=0),
+        Column("seats", INT, minimum=0),
     ),
     "Weekly active users per account (week = its Monday).",
 )
@@ -285,7 +285,7 @@ ASK_OUTCOMES = Table(
     ("ask_id", "seq"),
     (
         Column("ask_id", S, required=True),
-        Column("seq", I, required=True, minimum=1),
+        Column("seq", INT, required=True, minimum=1),
         Column("status", S, required=True, vocab=_vals(AskStatus)),
         Column("at", TS, required=True),
         Column("action_id", S),

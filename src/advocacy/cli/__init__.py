@@ -1,0 +1,1 @@
+"""The `advocacy` command line: thin commands over the library."""

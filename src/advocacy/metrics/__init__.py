@@ -1,0 +1,1 @@
+"""Metrics: Ibis expressions over the canonical tables (DESIGN §4–5)."""
