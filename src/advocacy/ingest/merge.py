@@ -60,40 +60,47 @@ def _row_key(table: Table, alias: str) -> str:
     return "concat_ws('|', " + ", ".join(f"CAST({alias}.{q(k)} AS TEXT)" for k in table.key) + ")"
 
 
+def _state_sql(job: MergeJob, payload: list[str]) -> str:
+    """The fate of a staged row whose key is already stored."""
+    t = job.table
+    diff = " OR ".join(f"s.{q(c)} IS DISTINCT FROM t.{q(c)}" for c in payload) or "false"
+    state = f"CASE WHEN {diff} THEN 'changed' ELSE 'same' END"
+    moved = [c for c in t.identity if c in job.columns]
+    if t.kind is TableKind.MUTABLE_FACT and moved:
+        cond = " OR ".join(f"s.{q(c)} IS DISTINCT FROM t.{q(c)}" for c in moved)
+        state = f"CASE WHEN {cond} THEN 'identity' ELSE {state} END"
+    if t.kind is TableKind.ENTITY and "updated_at" in job.columns:
+        stale = "t.updated_at IS NOT NULL AND s.updated_at < t.updated_at"
+        state = f"CASE WHEN ({diff}) AND {stale} THEN 'stale' ELSE {state} END"
+    return state
+
+
 def _classify(tx: Tx, job: MergeJob) -> dict[str, int]:
+    """`_cls`: staged rows whose key exists, with their state and changed columns."""
     t = job.table
     payload = [c for c in (*job.columns, *job.extras) if c not in t.key]
-    diff = " OR ".join(f"s.{q(c)} IS DISTINCT FROM t.{q(c)}" for c in payload) or "false"
     names = ", ".join(
         f"CASE WHEN s.{q(c)} IS DISTINCT FROM t.{q(c)} THEN '{c}' END" for c in payload
     )
-    state = (
-        f"CASE WHEN t.{q(t.key[0])} IS NULL THEN 'new' WHEN {diff} THEN 'changed' ELSE 'same' END"
-    )
-    if t.kind is TableKind.MUTABLE_FACT and t.identity:
-        moved = " OR ".join(
-            f"s.{q(c)} IS DISTINCT FROM t.{q(c)}" for c in t.identity if c in job.columns
-        )
-        state = f"CASE WHEN t.{q(t.key[0])} IS NOT NULL AND ({moved or 'false'}) THEN 'identity' ELSE {state} END"
-    if t.kind is TableKind.ENTITY and "updated_at" in job.columns:
-        stale = "t.updated_at IS NOT NULL AND s.updated_at < t.updated_at"
-        state = f"CASE WHEN t.{q(t.key[0])} IS NOT NULL AND ({diff}) AND {stale} THEN 'stale' ELSE {state} END"
     tx.execute("DROP TABLE IF EXISTS _cls")
     tx.execute(
-        f"CREATE TEMP TABLE _cls AS SELECT s.*, {state} AS _state, "
-        f"concat_ws(',', {names or 'NULL'}) AS _diff, "
-        f"{json_row(tx.dialect, 't', list(t.key) + payload)} AS _old "
-        f"FROM _stage s LEFT JOIN {q(t.name)} t ON {_key_match(t, 's', 't')}"
+        f"CREATE TEMP TABLE _cls AS SELECT s.*, {_state_sql(job, payload)} AS _state, "
+        f"concat_ws(',', {names or 'NULL'}) AS _diff "
+        f"FROM _stage s JOIN {q(t.name)} t ON {_key_match(t, 's', 't')}"
     )
-    return {
-        str(s): int(n) for s, n in tx.fetchall("SELECT _state, count(*) FROM _cls GROUP BY _state")
-    }
+    rows = tx.fetchall("SELECT _state, count(*) FROM _cls GROUP BY _state")
+    states = {str(state): int(n) for state, n in rows}
+    states["new"] = int(tx.scalar("SELECT count(*) FROM _stage")) - sum(states.values())
+    return states
 
 
-def _insert_new(tx: Tx, job: MergeJob) -> None:
+def _insert_new(tx: Tx, job: MergeJob, *, all_new: bool) -> None:
+    """Insert rows whose key is not stored; when none is, skip the anti-join."""
+    t = job.table
     cols = ", ".join(q(c) for c in (*job.columns, *job.extras))
+    absent = f"NOT EXISTS (SELECT 1 FROM {q(t.name)} t WHERE {_key_match(t, 's', 't')})"
     tx.execute(
-        f"INSERT INTO {q(job.table.name)} ({cols}) SELECT {cols} FROM _cls WHERE _state = 'new'"
+        f"INSERT INTO {q(t.name)} ({cols}) SELECT {cols} FROM _stage s WHERE {'true' if all_new else absent}"
     )
 
 
@@ -112,7 +119,7 @@ def _update(tx: Tx, job: MergeJob, states: str) -> None:
 def _record_conflicts(tx: Tx, job: MergeJob, state: str, status: str) -> None:
     incoming = json_row(tx.dialect, "s", list(job.columns))
     tx.execute(
-        f"INSERT INTO _conflicts (import_id, table_name, row_key, diff, incoming, status) "
+        "INSERT INTO _conflicts (import_id, table_name, row_key, diff, incoming, status) "
         f"SELECT ?, ?, {_row_key(job.table, 's')}, s._diff, {incoming}, ? FROM _cls s "
         f"WHERE s._state = '{state}'",
         (job.import_id, job.table.name, status),
@@ -120,10 +127,13 @@ def _record_conflicts(tx: Tx, job: MergeJob, state: str, status: str) -> None:
 
 
 def _record_revisions(tx: Tx, job: MergeJob) -> None:
+    t = job.table
+    previous = json_row(tx.dialect, "t", list(t.names))
     tx.execute(
-        f"INSERT INTO _revisions (import_id, table_name, row_key, previous) "
-        f"SELECT ?, ?, {_row_key(job.table, 's')}, s._old FROM _cls s WHERE s._state = 'changed'",
-        (job.import_id, job.table.name),
+        "INSERT INTO _revisions (import_id, table_name, row_key, previous) "
+        f"SELECT ?, ?, {_row_key(t, 's')}, {previous} FROM _cls s JOIN {q(t.name)} t "
+        f"ON {_key_match(t, 's', 't')} WHERE s._state = 'changed'",
+        (job.import_id, t.name),
     )
 
 
@@ -147,7 +157,8 @@ def _account_history(tx: Tx, job: MergeJob) -> None:
         tx.execute(
             "INSERT INTO _account_history (account_id, column_name, value, valid_from, valid_to, "
             f"import_id) SELECT s.account_id, '{c}', CAST(s.{q(c)} AS TEXT), "
-            f"TIMESTAMP '{BEGINNING}', TIMESTAMP '{END_OF_TIME}', ? FROM _cls s WHERE s._state = 'new'",
+            f"TIMESTAMP '{BEGINNING}', TIMESTAMP '{END_OF_TIME}', ? FROM _stage s "
+            "WHERE NOT EXISTS (SELECT 1 FROM _cls c WHERE c._row = s._row)",
             (job.import_id,),
         )
         changed = f"s._state = 'changed' AND s.{q(c)} IS DISTINCT FROM a.{q(c)}"
@@ -175,11 +186,13 @@ def _add_extra_columns(tx: Tx, job: MergeJob) -> None:
 
 
 def _count_orphans(tx: Tx, job: MergeJob) -> int:
+    """Rows to be stored (new or changed) whose account is unknown."""
     if "account_id" not in job.columns or job.table.name in _ACCOUNT_REF_TABLES_EXCLUDED:
         return 0
     return int(
         tx.scalar(
-            "SELECT count(*) FROM _cls s WHERE s._state IN ('new', 'changed') AND NOT EXISTS "
+            "SELECT count(*) FROM _stage s LEFT JOIN _cls c ON c._row = s._row "
+            "WHERE (c._state IS NULL OR c._state = 'changed') AND NOT EXISTS "
             "(SELECT 1 FROM accounts a WHERE a.account_id = s.account_id)"
         )
     )
@@ -224,5 +237,5 @@ def merge(tx: Tx, job: MergeJob) -> MergeCounts:
         if changed:
             _reject_ledger_changes(tx, job)
             counts.rejected = changed
-    _insert_new(tx, job)
+    _insert_new(tx, job, all_new=sum(states.values()) == states.get("new", 0))
     return counts

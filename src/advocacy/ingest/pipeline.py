@@ -87,8 +87,7 @@ def _to_store(con: duckdb.DuckDBPyConnection, tx: Tx, store: Store, staged: Stag
     cols = ", ".join(quote_ident(c) for c in ("_row", *staged.columns, *staged.extras))
     select = f"SELECT {cols} FROM _typed WHERE _err IS NULL"
     if store.dialect is Dialect.DUCKDB:
-        con.execute("DROP TABLE IF EXISTS _stage")
-        con.execute(f"CREATE TEMP TABLE _stage AS {select}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _stage AS {select}")
         return
     defs = ["_row BIGINT"]
     defs += [
@@ -146,6 +145,7 @@ def _import_in_tx(tx: Tx, store: Store, settings: Settings, path: Path, opts: Im
     con = tx.cursor if store.dialect is Dialect.DUCKDB else duckdb.connect()
     if store.dialect is Dialect.POSTGRES:
         con.execute("SET TimeZone='UTC'")
+        con.execute("SET enable_progress_bar=false")
     try:
         progress(f"reading {path.name}")
         raw = open_raw(con, path, view="raw", file_format=opts.file_format, options=mapping.read)

@@ -55,15 +55,27 @@ def _resolve_aliases(
 def _split_duplicates(
     con: duckdb.DuckDBPyConnection, table: Table, columns: tuple[str, ...]
 ) -> int:
-    """Mark conflicting copies of a key as errors; drop extra identical copies. Returns dropped."""
+    """Mark conflicting copies of a key as errors; drop extra identical copies. Returns dropped.
+
+    A cheap GROUP BY finds repeated keys first; only those are examined further.
+    """
     keys = ", ".join(quote_ident(k) for k in table.key)
-    row_hash = "hash(" + ", ".join(quote_ident(c) for c in columns) + ")"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {keys}, count(DISTINCT {row_hash}) AS variants, "
-        f"min(_row) AS first_row, string_agg(CAST(_row AS VARCHAR), ', ' ORDER BY _row) AS rows "
-        f"FROM _typed WHERE _err IS NULL GROUP BY {keys} HAVING count(*) > 1"
+        f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {keys} FROM _typed WHERE _err IS NULL "
+        f"GROUP BY {keys} HAVING count(*) > 1"
     )
-    match = " AND ".join(f"d.{quote_ident(k)} = _typed.{quote_ident(k)}" for k in table.key)
+    count = con.execute("SELECT count(*) FROM _dupkeys").fetchone()
+    if not count or not count[0]:
+        return 0
+    match = " AND ".join(f"d.{quote_ident(k)} = t.{quote_ident(k)}" for k in table.key)
+    row_hash = "hash(" + ", ".join(f"t.{quote_ident(c)}" for c in columns) + ")"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {', '.join(f'd.{quote_ident(k)}' for k in table.key)}, "
+        f"count(DISTINCT {row_hash}) AS variants, min(t._row) AS first_row, "
+        f"string_agg(CAST(t._row AS VARCHAR), ', ' ORDER BY t._row) AS rows "
+        f"FROM _dupkeys d JOIN _typed t ON {match} WHERE t._err IS NULL GROUP BY ALL"
+    )
+    match = match.replace("t.", "_typed.")
     fields = ", ".join(f"{quote_ident(c)} := _typed.{quote_ident(c)}" for c in columns)
     con.execute(
         f"UPDATE _typed SET _err = 'conflicting copies of this key in the file (rows ' || d.rows || ')', "

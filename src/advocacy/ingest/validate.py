@@ -17,7 +17,6 @@ from advocacy.schema.vocab import PRIORITY_SYNONYMS, STATUS_SYNONYMS
 
 MAX_ID_CHARS = 512
 MAX_TEXT_CHARS = 100_000
-_ZONED = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _NATIVE = {
@@ -169,12 +168,14 @@ def _parse_timestamp(src: Source, v: str, ctx: Context) -> str:
         return _zone(parsed, ctx.source_timezone)
     date_only = f"regexp_full_match({v}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')"
     as_date = _zone(f"CAST(TRY_CAST({v} AS DATE) AS TIMESTAMP)", ctx.business_timezone)
+    # A cast to TIMESTAMP ignores an offset, and the zoned cast is slow: use it only for
+    # strings that carry one (cheap string tests, no regex).
+    offset = (
+        f"(strpos({v}, '+') > 0 OR right({v}, 1) IN ('Z', 'z') OR strpos(substr({v}, 11), '-') > 0)"
+    )
     zoned = f"timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ))"
-    if ctx.source_timezone in (None, "UTC"):
-        general = zoned
-    else:
-        local = _zone(f"TRY_CAST({v} AS TIMESTAMP)", ctx.source_timezone)
-        general = f"CASE WHEN regexp_matches({v}, '{_ZONED}') THEN {zoned} ELSE {local} END"
+    local = _zone(f"TRY_CAST({v} AS TIMESTAMP)", ctx.source_timezone)
+    general = f"CASE WHEN {offset} THEN {zoned} ELSE {local} END"
     if ctx.business_timezone == "UTC":
         return general
     return f"CASE WHEN {date_only} THEN {as_date} ELSE {general} END"
@@ -295,18 +296,19 @@ def build_select(
     if currency is not None:
         typed["_currency"] = f"NULLIF(trim(CAST({quote_ident(currency)} AS VARCHAR)), '')"
     errors += row_checks(table, set(typed), ctx)
-    fields = ", ".join(f"{quote_ident(c)} := _r{i}" for i, c in enumerate(raw_columns))
-    raw_refs = ", ".join(f"{quote_ident(c)} AS _r{i}" for i, c in enumerate(raw_columns))
+    fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in raw_columns)
     inner = ", ".join(["_row", *(f"{sql} AS {quote_ident(n)}" for n, sql in typed.items())])
     err_text = f"NULLIF(concat_ws('; ', {', '.join(e for _, e in errors) or 'NULL'}), '')"
     first = " ".join(f"WHEN {e} IS NOT NULL THEN {sql_str(c)}" for c, e in errors)
-    out = [*provided_order(table, set(typed)), *extras]
+    out = ", ".join(quote_ident(c) for c in [*provided_order(table, set(typed)), *extras])
+    checked = (
+        f"SELECT _row, {out}, {err_text} AS _err, "
+        f"CASE {first or 'WHEN false THEN NULL'} END AS _err_col, _rawrec "
+        f"FROM (SELECT {inner}, struct_pack({fields}) AS _rawrec FROM {view} {where}) AS _t"
+    )
     return (
-        f"SELECT _row, {', '.join(quote_ident(c) for c in out)}, {err_text} AS _err, "
-        f"CASE {first or 'WHEN false THEN NULL'} END AS _err_col, "
-        f"CASE WHEN {err_text} IS NOT NULL THEN to_json(struct_pack({fields})) END AS _raw "
-        f"FROM (SELECT {inner}, {raw_refs} "
-        f"FROM {view} {where}) AS _t"
+        f"SELECT _row, {out}, _err, _err_col, "
+        f"CASE WHEN _err IS NOT NULL THEN to_json(_rawrec) END AS _raw FROM ({checked}) AS _c"
     )
 
 

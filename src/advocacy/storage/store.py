@@ -136,6 +136,7 @@ class Store:
             assert self._duck is not None
             cur = self._duck.cursor()
             cur.execute("SET TimeZone='UTC'")
+            cur.execute("SET enable_progress_bar=false")
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield Tx(self.dialect, cur)
@@ -256,4 +257,5 @@ def _open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
             ) from None
         raise UserError(f"cannot open {path}: {text}") from None
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar=false")
     return con
