@@ -27,14 +27,17 @@ class Workspace:
     def import_files(
         self, paths: Sequence[Path | str], *, table: str | None = None,
         mapping: Path | None = None, preset: str | None = None, file_format: str | None = None,
-        on_conflict: str = "skip", progress: Progress | None = None,
+        on_conflict: str = "skip", mode: str = "append", confirmed: bool = False,
+        progress: Progress | None = None,
     ) -> list[ImportReport]:  # fmt: skip
         """Import files, one transaction each. Example: ``ws.import_files(["a.csv"], table="accounts")``."""
         if on_conflict not in ("skip", "update"):
             raise UserError("--on-conflict must be 'skip' or 'update'")
+        if mode not in ("append", "replace"):
+            raise UserError("--mode must be 'append' or 'replace'")
         opts = ImportOptions(
             table=table, mapping=resolve_mapping(table, mapping, preset), file_format=file_format,
-            update_conflicts=on_conflict == "update",
+            update_conflicts=on_conflict == "update", replace=mode == "replace", confirmed=confirmed,
         )  # fmt: skip
         return import_files(self.store, self.settings, [Path(p) for p in paths], opts, progress)
 

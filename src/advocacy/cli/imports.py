@@ -38,6 +38,12 @@ def import_cmd(
         str | None, typer.Option(help="a shipped mapping, e.g. zendesk_tickets")
     ] = None,
     on_conflict: Annotated[str, typer.Option(help="skip (default) or update")] = "skip",
+    mode: Annotated[
+        str, typer.Option(help="append (default) or replace (entity tables)")
+    ] = "append",
+    yes: Annotated[
+        bool, typer.Option("--yes", help="confirm the deletions of --mode replace")
+    ] = False,
     fmt: FormatOpt = Format.TABLE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no summary")] = False,
 ) -> None:
@@ -61,7 +67,7 @@ def import_cmd(
         with ctx.obj.open() as ws:
             reports = ws.import_files(
                 paths, table=table, mapping=mapping, preset=preset, file_format=file_format,
-                on_conflict=on_conflict, progress=say,
+                on_conflict=on_conflict, mode=mode, confirmed=yes, progress=say,
             )  # fmt: skip
     frame = pd.DataFrame([r.as_dict() for r in reports])
     if fmt is not Format.TABLE:

@@ -64,7 +64,10 @@ def emit(frame: pd.DataFrame, fmt: Format, *, title: str | None = None) -> None:
         table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
     for row in records(frame):
         table.add_row(*("" if v is None else _short(v) for v in row.values()))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    console.print(table)
 
 
 def _short(value: Any, limit: int = 80) -> str:

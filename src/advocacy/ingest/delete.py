@@ -15,7 +15,7 @@ from advocacy.ingest.mapping import normalise_header
 from advocacy.ingest.readers import sql_str
 from advocacy.schema import get_table
 from advocacy.storage.ddl import sql_type
-from advocacy.storage.store import Store
+from advocacy.storage.store import Store, Tx
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,14 @@ def _read_keys(path: Path, key: tuple[str, ...]) -> duckdb.DuckDBPyRelation:
     return rel
 
 
+def prune_account_history(tx: Tx) -> None:
+    """Drop the attribute history of accounts that no longer exist."""
+    tx.execute(
+        "DELETE FROM _account_history WHERE NOT EXISTS "
+        "(SELECT 1 FROM accounts a WHERE a.account_id = _account_history.account_id)"
+    )
+
+
 def delete_rows(store: Store, *, table: str, ids_file: Path, apply: bool) -> DeleteResult:
     """Count (and with `apply`, delete) the rows of `table` whose keys are in `ids_file`."""
     spec = get_table(table)
@@ -65,9 +73,7 @@ def delete_rows(store: Store, *, table: str, ids_file: Path, apply: bool) -> Del
                 f"DELETE FROM {q(table)} t WHERE EXISTS (SELECT 1 FROM _del d WHERE {match})"
             )
             if table == "accounts":
-                tx.execute(
-                    "DELETE FROM _account_history h WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.account_id = h.account_id)"
-                )
+                prune_account_history(tx)
             tx.execute(
                 "INSERT INTO _audit (happened_at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
                 (datetime.now(UTC).replace(tzinfo=None), "cli", "delete", table,

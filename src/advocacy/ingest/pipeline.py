@@ -20,6 +20,7 @@ from advocacy.ingest.columns import quote_ident
 from advocacy.ingest.mapping import Mapping, load_mapping, load_preset
 from advocacy.ingest.merge import MergeJob, merge
 from advocacy.ingest.readers import open_raw, sql_str
+from advocacy.ingest.replace import ConfirmationNeeded, replace_missing
 from advocacy.ingest.report import ImportReport
 from advocacy.ingest.stage import Staged, stage_output
 from advocacy.ingest.validate import Context
@@ -37,6 +38,8 @@ class ImportOptions:
     mapping: Mapping | None = None
     file_format: str | None = None
     update_conflicts: bool = False
+    replace: bool = False
+    confirmed: bool = False
 
 
 def resolve_mapping(table: str | None, mapping_path: Path | None, preset: str | None) -> Mapping:
@@ -169,6 +172,11 @@ def _import_in_tx(tx: Tx, store: Store, settings: Settings, path: Path, opts: Im
             _to_store(con, tx, store, staged)
             counts = merge(tx, MergeJob(table, staged.columns, staged.extras, import_id, path.name,
                                         opts.update_conflicts, started))  # fmt: skip
+            if opts.replace:
+                deleted = replace_missing(
+                    tx, table=table, import_id=import_id, confirmed=opts.confirmed, now=started
+                )
+                counts.warnings.append(f"--mode replace deleted {deleted} row(s) not in the file")
             report = ImportReport(
                 import_id, table.name, str(path), read=staged.read, inserted=counts.inserted,
                 updated=counts.updated, unchanged=counts.unchanged,
@@ -208,6 +216,8 @@ def import_file(store: Store, settings: Settings, path: Path, opts: ImportOption
     say = progress or (lambda _msg: None)
     try:
         return store.run(lambda tx: _import_in_tx(tx, store, settings, path, opts, mapping, say))
+    except ConfirmationNeeded:
+        raise
     except UserError as exc:
         _log_failure(store, path, opts.table or ",".join(mapping.outputs), mapping, str(exc))
         raise
