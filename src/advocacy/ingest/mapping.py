@@ -16,7 +16,9 @@ A mapping is TOML or YAML::
     response_id = { sql = "'zd-' || \"Id\"" }   # a SQL expression over raw columns
 
 An output may instead give ``sql = "SELECT … FROM raw"`` for shapes a rename can't express;
-its result columns then map by name unless ``columns`` says otherwise.
+its result columns then map by name unless ``columns`` says otherwise. Select ``_row`` from
+``raw`` to keep the file's row numbers in the quarantine. ``[read] inputs = ["a", "b"]`` makes
+the mapping read several files at once (given in that order), as views ``a`` and ``b``.
 """
 
 from __future__ import annotations

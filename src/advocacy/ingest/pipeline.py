@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -141,17 +142,36 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _import_in_tx(tx: Tx, store: Store, settings: Settings, path: Path, opts: ImportOptions,
-                  mapping: Mapping, progress: Progress) -> list[ImportReport]:  # fmt: skip
+def _open_inputs(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], mapping: Mapping,
+                 file_format: str | None) -> Any:  # fmt: skip
+    """Views over the files: `raw`, or one per name of `[read] inputs` (the first is also `raw`)."""
+    names = mapping.read.inputs or ("raw",)
+    if len(paths) != len(names):
+        raise UserError(
+            f"the mapping {mapping.name} reads {len(names)} file(s) ({', '.join(names)}), "
+            f"but {len(paths)} were given"
+        )
+    raws = [
+        open_raw(con, p, view=n, file_format=file_format, options=mapping.read)
+        for n, p in zip(names, paths, strict=True)
+    ]
+    if names[0] != "raw":
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM {names[0]}")
+    return raws[0]
+
+
+def _import_in_tx(tx: Tx, store: Store, settings: Settings, paths: Sequence[Path],
+                  opts: ImportOptions, mapping: Mapping, progress: Progress) -> list[ImportReport]:  # fmt: skip
     started = _utcnow()
-    sha = _sha256(path)
+    path = paths[0]
+    sha = ",".join(_sha256(p) for p in paths)
     con = tx.cursor if store.dialect is Dialect.DUCKDB else duckdb.connect()
     if store.dialect is Dialect.POSTGRES:
         con.execute("SET TimeZone='UTC'")
         con.execute("SET enable_progress_bar=false")
     try:
         progress(f"reading {path.name}")
-        raw = open_raw(con, path, view="raw", file_format=opts.file_format, options=mapping.read)
+        raw = _open_inputs(con, paths, mapping, opts.file_format)
         _aliases(con, tx, store, mapping.source)
         ctx = Context(now=started, source_timezone=mapping.source_timezone,
                       business_timezone=settings.calendar.timezone, currency=settings.currency)  # fmt: skip
@@ -209,23 +229,27 @@ def _log_failure(store: Store, path: Path, table: str, mapping: Mapping, message
         pass
 
 
-def import_file(store: Store, settings: Settings, path: Path, opts: ImportOptions,
+def import_file(store: Store, settings: Settings, path: Path | Sequence[Path], opts: ImportOptions,
                 progress: Progress | None = None) -> list[ImportReport]:  # fmt: skip
-    """Import one file atomically: all of its valid rows land, or none do."""
+    """Import one file (or one mapping's group of inputs) atomically: all valid rows or none."""
+    paths = [path] if isinstance(path, Path) else list(path)
     mapping = opts.mapping or resolve_mapping(opts.table, None, None)
     say = progress or (lambda _msg: None)
     try:
-        return store.run(lambda tx: _import_in_tx(tx, store, settings, path, opts, mapping, say))
+        return store.run(lambda tx: _import_in_tx(tx, store, settings, paths, opts, mapping, say))
     except ConfirmationNeeded:
         raise
     except UserError as exc:
-        _log_failure(store, path, opts.table or ",".join(mapping.outputs), mapping, str(exc))
+        _log_failure(store, paths[0], opts.table or ",".join(mapping.outputs), mapping, str(exc))
         raise
 
 
 def import_files(store: Store, settings: Settings, paths: Sequence[Path], opts: ImportOptions,
                  progress: Progress | None = None) -> list[ImportReport]:  # fmt: skip
     """Import several files, each in its own transaction, stopping at the first unusable one."""
+    mapping = opts.mapping
+    if mapping is not None and mapping.read.inputs:
+        return import_file(store, settings, list(paths), opts, progress)
     reports: list[ImportReport] = []
     for path in paths:
         reports.extend(import_file(store, settings, path, opts, progress))

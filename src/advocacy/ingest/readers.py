@@ -81,7 +81,9 @@ def _check_not_empty(path: Path) -> None:
         raise UserError(f"{path.name}: the file is empty")
 
 
-def _relation(path: Path, fmt: str, opts: ReadOptions) -> tuple[str, str | None, str]:
+def _relation(
+    path: Path, fmt: str, opts: ReadOptions, *, parallel: bool = True
+) -> tuple[str, str | None, str]:
     """The table function reading the file, its encoding, and the row-number offset."""
     p = sql_str(str(path))
     if fmt == "parquet":
@@ -102,7 +104,21 @@ def _relation(path: Path, fmt: str, opts: ReadOptions) -> tuple[str, str | None,
     ]  # fmt: skip
     if opts.delimiter:
         args.append(f"delim={sql_str(opts.delimiter)}")
+    if not parallel:
+        args.append("parallel=false")
     return f"read_csv({', '.join(args)})", encoding, "1"
+
+
+def _create_view(
+    con: duckdb.DuckDBPyConnection, view: str, relation: str, offset: str, skip: int
+) -> None:
+    """The view over the file, then one full scan so that parse errors surface here."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM ("
+        f"SELECT CAST(row_number() OVER () + {offset} AS BIGINT) AS _row, * FROM {relation}"
+        f") WHERE _row > {int(offset) + skip}"
+    )
+    con.execute(f"SELECT count(*) FROM {view}").fetchone()
 
 
 def open_raw(
@@ -113,13 +129,15 @@ def open_raw(
     _check_not_empty(path)
     fmt = detect_format(path, file_format or options.file_format)
     relation, encoding, offset = _relation(path, fmt, options)
-    skip = f"WHERE _row > {int(offset) + options.skip_after_header}"
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM ("
-            f"SELECT CAST(row_number() OVER () + {offset} AS BIGINT) AS _row, * FROM {relation}"
-            f") {skip}"
-        )
+        try:
+            _create_view(con, view, relation, offset, options.skip_after_header)
+        except duckdb.Error as exc:
+            # Padding short rows and quoted line breaks need the serial CSV reader.
+            if fmt != "csv" or "parallel" not in str(exc):
+                raise
+            relation, encoding, offset = _relation(path, fmt, options, parallel=False)
+            _create_view(con, view, relation, offset, options.skip_after_header)
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except duckdb.Error as exc:
         raise UserError(f"{path.name}: cannot read as {fmt}: {short_error(exc)}") from None
@@ -129,8 +147,14 @@ def open_raw(
     return RawFile(path, view, fmt, encoding, columns)
 
 
-def short_error(exc: BaseException, limit: int = 300) -> str:
-    """A database error in one readable line: the first line, long values elided."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    first = re.sub(r"(\S{60})\S{20,}", r"\1…", first)
-    return first[:limit]
+def short_error(exc: BaseException, limit: int = 600) -> str:
+    """A database error made readable: its message lines without the option dump, elided."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines()]
+    kept = [
+        ln
+        for ln in lines
+        if ln and "(Auto-Detected)" not in ln and not ln.startswith(("file =", "Possible"))
+    ]
+    kept = [re.sub(r"(\S{60})\S{20,}", r"\1…", ln)[:200] for ln in kept[:4]]
+    text = "; ".join(kept) or type(exc).__name__
+    return text[:limit]

@@ -37,6 +37,12 @@ def _source_view(
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except duckdb.Error as exc:
         raise UserError(f"the mapping's SQL for {out.table} failed: {short_error(exc)}") from None
+    if "_row" not in {str(r[0]) for r in described}:
+        # Without the file's row numbers, rejects are numbered by the mapping's output rows.
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS "
+            f"SELECT CAST(row_number() OVER () AS BIGINT) AS _row, * FROM ({out.sql})"
+        )
     return view, {str(r[0]): str(r[1]) for r in described if r[0] != "_row"}
 
 
