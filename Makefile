@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
-SCALE ?= 0.1
+SCALE ?= 1
 
 .PHONY: demo test lint bench install clean
 
