@@ -15,7 +15,7 @@ from advocacy.cli.output import Format, emit, stderr
 
 def demo_cmd(
     ctx: typer.Context,
-    scale: Annotated[float, typer.Option(help="1 ≈ 10k accounts and ~1M events")] = 0.1,
+    scale: Annotated[float, typer.Option(help="1 ≈ 10k accounts and ~1M events")] = 1.0,
     seed: Annotated[
         int, typer.Option(help="random seed; the same seed gives the same company")
     ] = 7,
@@ -58,11 +58,10 @@ def demo_cmd(
     rows = sum(company.rows.values())
     stderr.print(f"Demo company: {rows:,} rows in {len(company.rows)} tables, as of {company.as_of}; "
                  f"workspace {folder.resolve()}; planted effects in demo_truth.json.")  # fmt: skip
-    emit(frame, fmt, title="Advocacy rate and NPS by segment and quarter")
+    shown = frame.assign(segment=frame["segment"].fillna("(all)"))
+    emit(shown, fmt, title="Advocacy rate and NPS by segment and quarter (current segment)")
     truth = json.loads((folder / "demo_truth.json").read_text(encoding="utf-8"))
-    stderr.print(
-        f"Planted effects: {', '.join(k for k in truth if k not in ('seed', 'scale', 'as_of', 'rows'))}"
-    )
+    stderr.print(f"Planted effects: {', '.join(truth.get('effects', {}))}.")
 
 
 def register(app: typer.Typer) -> None:
