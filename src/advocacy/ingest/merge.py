@@ -42,14 +42,18 @@ class MergeJob:
     now: datetime
 
 
-def json_row(dialect: Dialect, alias: str, columns: list[str]) -> str:
-    pairs = ", ".join(f"'{c}', {alias}.{q(c)}" for c in columns)
+def json_row(dialect: Dialect, table: Table, alias: str, columns: list[str]) -> str:
+    """A row as JSON text, identical on every backend (dates and times rendered as text)."""
+
+    def value(c: str) -> str:
+        col = table.column_map.get(c)
+        if col is not None and col.type in (ColType.TIMESTAMP, ColType.DATE):
+            return f"CAST({alias}.{q(c)} AS TEXT)"
+        return f"{alias}.{q(c)}"
+
+    pairs = ", ".join(f"'{c}', {value(c)}" for c in columns)
     fn = "json_object" if dialect is Dialect.DUCKDB else "json_build_object"
-    return (
-        f"CAST({fn}({pairs}) AS TEXT)"
-        if dialect is Dialect.POSTGRES
-        else f"CAST({fn}({pairs}) AS VARCHAR)"
-    )
+    return f"CAST({fn}({pairs}) AS TEXT)"
 
 
 def _key_match(table: Table, left: str, right: str) -> str:
@@ -117,7 +121,7 @@ def _update(tx: Tx, job: MergeJob, states: str) -> None:
 
 
 def _record_conflicts(tx: Tx, job: MergeJob, state: str, status: str) -> None:
-    incoming = json_row(tx.dialect, "s", list(job.columns))
+    incoming = json_row(tx.dialect, job.table, "s", list(job.columns))
     tx.execute(
         "INSERT INTO _conflicts (import_id, table_name, row_key, diff, incoming, status) "
         f"SELECT ?, ?, {_row_key(job.table, 's')}, s._diff, {incoming}, ? FROM _cls s "
@@ -126,19 +130,19 @@ def _record_conflicts(tx: Tx, job: MergeJob, state: str, status: str) -> None:
     )
 
 
-def _record_revisions(tx: Tx, job: MergeJob) -> None:
+def _record_revisions(tx: Tx, job: MergeJob, state: str = "changed") -> None:
     t = job.table
-    previous = json_row(tx.dialect, "t", list(t.names))
+    previous = json_row(tx.dialect, t, "t", list(t.names))
     tx.execute(
         "INSERT INTO _revisions (import_id, table_name, row_key, previous) "
         f"SELECT ?, ?, {_row_key(t, 's')}, {previous} FROM _cls s JOIN {q(t.name)} t "
-        f"ON {_key_match(t, 's', 't')} WHERE s._state = 'changed'",
+        f"ON {_key_match(t, 's', 't')} WHERE s._state = '{state}'",
         (job.import_id, t.name),
     )
 
 
 def _reject_ledger_changes(tx: Tx, job: MergeJob) -> None:
-    incoming = json_row(tx.dialect, "s", list(job.columns))
+    incoming = json_row(tx.dialect, job.table, "s", list(job.columns))
     tx.execute(
         "INSERT INTO _quarantine (import_id, table_name, source_file, row_number, column_name, "
         "reason, raw) SELECT ?, ?, ?, s._row, s._diff, "
@@ -151,8 +155,13 @@ def _reject_ledger_changes(tx: Tx, job: MergeJob) -> None:
 def _account_history(tx: Tx, job: MergeJob) -> None:
     """Open a history interval per attribute of new accounts; close and reopen changed ones."""
     tracked = [c for c in (*job.columns, *job.extras) if c not in ("account_id", "updated_at")]
-    valid_from = "s.updated_at" if "updated_at" in job.columns else "CAST(? AS TIMESTAMP)"
-    now = [job.now.replace(tzinfo=None)] if "updated_at" not in job.columns else []
+    # The source's updated_at when it has one; the import time otherwise (or when it is empty).
+    valid_from = (
+        "COALESCE(s.updated_at, CAST(? AS TIMESTAMP))"
+        if "updated_at" in job.columns
+        else "CAST(? AS TIMESTAMP)"
+    )
+    now = [job.now.replace(tzinfo=None)]
     for c in tracked:
         tx.execute(
             "INSERT INTO _account_history (account_id, column_name, value, valid_from, valid_to, "
@@ -185,14 +194,28 @@ def _add_extra_columns(tx: Tx, job: MergeJob) -> None:
         )
 
 
+def _applied_states(job: MergeJob) -> tuple[str, ...]:
+    """States of existing-key rows whose values are written (and so may be orphans)."""
+    match job.table.kind:
+        case TableKind.ENTITY:
+            return ("changed",)
+        case TableKind.MUTABLE_FACT:
+            return ("changed", "identity") if job.update_conflicts else ("changed",)
+        case TableKind.IMMUTABLE_FACT:
+            return ("changed",) if job.update_conflicts else ()
+        case TableKind.LEDGER:
+            return ()
+
+
 def _count_orphans(tx: Tx, job: MergeJob) -> int:
-    """Rows to be stored (new or changed) whose account is unknown."""
+    """Rows stored by this import (new, or changed and applied) whose account is unknown."""
     if "account_id" not in job.columns or job.table.name in _ACCOUNT_REF_TABLES_EXCLUDED:
         return 0
+    applied = ", ".join(f"'{s}'" for s in _applied_states(job)) or "''"
     return int(
         tx.scalar(
             "SELECT count(*) FROM _stage s LEFT JOIN _cls c ON c._row = s._row "
-            "WHERE (c._state IS NULL OR c._state = 'changed') AND NOT EXISTS "
+            f"WHERE (c._state IS NULL OR c._state IN ({applied})) AND NOT EXISTS "
             "(SELECT 1 FROM accounts a WHERE a.account_id = s.account_id)"
         )
     )
@@ -223,6 +246,7 @@ def merge(tx: Tx, job: MergeJob) -> MergeCounts:
         if moved:
             _record_conflicts(tx, job, "identity", "applied" if job.update_conflicts else "open")
             if job.update_conflicts:
+                _record_revisions(tx, job, "identity")
                 _update(tx, job, "'identity'")
             counts.conflicting = moved
     elif kind is TableKind.IMMUTABLE_FACT:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -101,7 +102,7 @@ def _to_store(con: duckdb.DuckDBPyConnection, tx: Tx, store: Store, staged: Stag
     defs += [f"{quote_ident(c)} TEXT" for c in staged.extras]
     tx.execute("DROP TABLE IF EXISTS _stage")
     tx.execute(f"CREATE TEMP TABLE _stage ({', '.join(defs)})")
-    reader = con.execute(select).fetch_record_batch(_BATCH)
+    reader = con.execute(select).to_arrow_reader(_BATCH)
     for batch in reader:
         store.copy_arrow(tx, "_stage", pa.Table.from_batches([batch]))
 
@@ -117,7 +118,7 @@ def _quarantine(
     if store.dialect is Dialect.DUCKDB:
         con.execute(f"INSERT INTO _quarantine {select}")
     else:
-        for batch in con.execute(select).fetch_record_batch(_BATCH):
+        for batch in con.execute(select).to_arrow_reader(_BATCH):
             store.copy_arrow(tx, "_quarantine", pa.Table.from_batches([batch]))
     row = con.execute("SELECT count(*) FROM _typed WHERE _err IS NOT NULL").fetchone()
     return int(row[0]) if row else 0
@@ -143,7 +144,7 @@ def _utcnow() -> datetime:
 
 
 def _open_inputs(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], mapping: Mapping,
-                 file_format: str | None) -> Any:  # fmt: skip
+                 file_format: str | None, scratch: Path) -> Any:  # fmt: skip
     """Views over the files: `raw`, or one per name of `[read] inputs` (the first is also `raw`)."""
     names = mapping.read.inputs or ("raw",)
     if len(paths) != len(names):
@@ -152,7 +153,7 @@ def _open_inputs(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], mapping:
             f"but {len(paths)} were given"
         )
     raws = [
-        open_raw(con, p, view=n, file_format=file_format, options=mapping.read)
+        open_raw(con, p, view=n, file_format=file_format, options=mapping.read, scratch=scratch)
         for n, p in zip(names, paths, strict=True)
     ]
     if names[0] != "raw":
@@ -162,6 +163,15 @@ def _open_inputs(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], mapping:
 
 def _import_in_tx(tx: Tx, store: Store, settings: Settings, paths: Sequence[Path],
                   opts: ImportOptions, mapping: Mapping, progress: Progress) -> list[ImportReport]:  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="advocacy-import-") as scratch:
+        return _import_files_in_tx(
+            tx, store, settings, paths, opts, mapping, progress, Path(scratch)
+        )
+
+
+def _import_files_in_tx(tx: Tx, store: Store, settings: Settings, paths: Sequence[Path],
+                        opts: ImportOptions, mapping: Mapping, progress: Progress,
+                        scratch: Path) -> list[ImportReport]:  # fmt: skip
     started = _utcnow()
     path = paths[0]
     sha = ",".join(_sha256(p) for p in paths)
@@ -171,7 +181,7 @@ def _import_in_tx(tx: Tx, store: Store, settings: Settings, paths: Sequence[Path
         con.execute("SET enable_progress_bar=false")
     try:
         progress(f"reading {path.name}")
-        raw = _open_inputs(con, paths, mapping, opts.file_format)
+        raw = _open_inputs(con, paths, mapping, opts.file_format, scratch)
         _aliases(con, tx, store, mapping.source)
         ctx = Context(now=started, source_timezone=mapping.source_timezone,
                       business_timezone=settings.calendar.timezone, currency=settings.currency)  # fmt: skip

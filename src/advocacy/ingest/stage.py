@@ -59,8 +59,9 @@ def _resolve_aliases(
 
 
 def _split_duplicates(
-    con: duckdb.DuckDBPyConnection, table: Table, columns: tuple[str, ...]
-) -> int:
+    con: duckdb.DuckDBPyConnection, table: Table, columns: tuple[str, ...], *, view: str,
+    raw_columns: list[str],
+) -> int:  # fmt: skip
     """Mark conflicting copies of a key as errors; drop extra identical copies. Returns dropped.
 
     A cheap GROUP BY finds repeated keys first; only those are examined further.
@@ -73,28 +74,34 @@ def _split_duplicates(
     count = con.execute("SELECT count(*) FROM _dupkeys").fetchone()
     if not count or not count[0]:
         return 0
-    match = " AND ".join(f"d.{quote_ident(k)} = t.{quote_ident(k)}" for k in table.key)
+
+    def match(left: str) -> str:
+        return " AND ".join(f"d.{quote_ident(k)} = {left}.{quote_ident(k)}" for k in table.key)
+
     row_hash = "hash(" + ", ".join(f"t.{quote_ident(c)}" for c in columns) + ")"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {', '.join(f'd.{quote_ident(k)}' for k in table.key)}, "
         f"count(DISTINCT {row_hash}) AS variants, min(t._row) AS first_row, "
         f"string_agg(CAST(t._row AS VARCHAR), ', ' ORDER BY t._row) AS rows "
-        f"FROM _dupkeys d JOIN _typed t ON {match} WHERE t._err IS NULL GROUP BY ALL"
+        f"FROM _dupkeys d JOIN _typed t ON {match('t')} WHERE t._err IS NULL GROUP BY ALL"
     )
-    match = match.replace("t.", "_typed.")
-    fields = ", ".join(f"{quote_ident(c)} := _typed.{quote_ident(c)}" for c in columns)
     con.execute(
         f"UPDATE _typed SET _err = 'conflicting copies of this key in the file (rows ' || d.rows || ')', "
-        f"_err_col = {sql_str(table.key[0])}, _raw = to_json(struct_pack({fields})) "
-        f"FROM _dupkeys d WHERE {match} AND d.variants > 1 AND _typed._err IS NULL"
+        f"_err_col = {sql_str(table.key[0])} "
+        f"FROM _dupkeys d WHERE {match('_typed')} AND d.variants > 1 AND _typed._err IS NULL"
     )
+    # Quarantine keeps the file's own strings: fetch them back for these rows only.
+    fields = ", ".join(f"{quote_ident(c)} := v.{quote_ident(c)}" for c in raw_columns)
+    con.execute(
+        f"UPDATE _typed SET _raw = to_json(struct_pack({fields})) FROM {view} v "
+        "WHERE v._row = _typed._row AND _typed._raw IS NULL AND _typed._err IS NOT NULL"
+    )
+    extra_copy = "d.variants = 1 AND _typed._row <> d.first_row AND _typed._err IS NULL"
     dropped = con.execute(
-        f"SELECT count(*) FROM _typed JOIN _dupkeys d ON {match} "
-        f"WHERE d.variants = 1 AND _typed._row <> d.first_row AND _typed._err IS NULL"
+        f"SELECT count(*) FROM _typed JOIN _dupkeys d ON {match('_typed')} WHERE {extra_copy}"
     ).fetchone()
     con.execute(
-        f"DELETE FROM _typed WHERE _err IS NULL AND EXISTS (SELECT 1 FROM _dupkeys d WHERE {match} "
-        f"AND d.variants = 1 AND _typed._row <> d.first_row)"
+        f"DELETE FROM _typed WHERE EXISTS (SELECT 1 FROM _dupkeys d WHERE {match('_typed')} AND {extra_copy})"
     )
     return int(dropped[0]) if dropped else 0
 
@@ -127,7 +134,7 @@ def stage_output(
     )
     sql = build_select(
         table=table, sources=sources, extras=extras, view=view, where=where, ctx=ctx,
-        raw_columns=list(columns),
+        raw_columns=list(columns), overflow=list(raw.overflow) if view == raw.view else [],
     )  # fmt: skip
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {sql}")
@@ -139,5 +146,5 @@ def stage_output(
     cols = tuple(provided_order(table, provided))
     _resolve_aliases(con, table, cols)
     read_row = con.execute("SELECT count(*) FROM _typed").fetchone()
-    dropped = _split_duplicates(con, table, cols)
+    dropped = _split_duplicates(con, table, (*cols, *extras), view=view, raw_columns=list(columns))
     return Staged(table, cols, tuple(extras), int(read_row[0]) if read_row else 0, dropped, ignored)

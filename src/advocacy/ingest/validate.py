@@ -170,13 +170,12 @@ def _parse_timestamp(src: Source, v: str, ctx: Context) -> str:
     as_date = _zone(f"CAST(TRY_CAST({v} AS DATE) AS TIMESTAMP)", ctx.business_timezone)
     # A cast to TIMESTAMP ignores an offset, and the zoned cast is slow: use it only for
     # strings that carry one (cheap string tests, no regex).
-    offset = (
-        f"(strpos({v}, '+') > 0 OR right({v}, 1) IN ('Z', 'z') OR strpos(substr({v}, 11), '-') > 0)"
-    )
+    ends_in_letter = f"upper(right({v}, 1)) <> lower(right({v}, 1))"  # Z, UTC, GMT, a zone name
+    offset = f"(strpos({v}, '+') > 0 OR {ends_in_letter} OR strpos(substr({v}, 11), '-') > 0)"
     zoned = f"timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ))"
     local = _zone(f"TRY_CAST({v} AS TIMESTAMP)", ctx.source_timezone)
     general = f"CASE WHEN {offset} THEN {zoned} ELSE {local} END"
-    if ctx.business_timezone == "UTC":
+    if ctx.business_timezone == "UTC" and ctx.source_timezone in (None, "UTC"):
         return general
     return f"CASE WHEN {date_only} THEN {as_date} ELSE {general} END"
 
@@ -277,7 +276,7 @@ def scale_defaults(survey_sql: str) -> tuple[str, str]:
 
 def build_select(
     *, table: Table, sources: dict[str, Source], extras: dict[str, str], view: str,
-    where: str, ctx: Context, raw_columns: list[str],
+    where: str, ctx: Context, raw_columns: list[str], overflow: list[str] | None = None,
 ) -> str:  # fmt: skip
     """One SELECT yielding typed columns, `_row`, `_err`, `_err_col` and `_raw` (rejects only)."""
     typed: dict[str, str] = {}
@@ -296,6 +295,22 @@ def build_select(
     if currency is not None:
         typed["_currency"] = f"NULLIF(trim(CAST({quote_ident(currency)} AS VARCHAR)), '')"
     errors += row_checks(table, set(typed), ctx)
+    if overflow:
+        spill = (
+            "coalesce(" + ", ".join(f"NULLIF(trim({quote_ident(c)}), '')" for c in overflow) + ")"
+        )
+        typed["_overflow"] = spill
+        errors.append(
+            (
+                "_row",
+                _err(
+                    "row",
+                    "_overflow IS NOT NULL",
+                    "'has more fields than the header (extra: ' || _overflow || ')'",
+                ),
+            )
+        )
+        raw_columns = [*raw_columns, *overflow]
     fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in raw_columns)
     inner = ", ".join(["_row", *(f"{sql} AS {quote_ident(n)}" for n, sql in typed.items())])
     err_text = f"NULLIF(concat_ws('; ', {', '.join(e for _, e in errors) or 'NULL'}), '')"

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -142,7 +142,7 @@ class Store:
                 yield Tx(self.dialect, cur)
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                _rollback(cur)
                 raise
             finally:
                 cur.close()
@@ -160,8 +160,8 @@ class Store:
             try:
                 with self.transaction() as tx:
                     return work(tx)
-            except duckdb.TransactionException as exc:
-                if "conflict" not in str(exc).lower() or attempt == attempts - 1:
+            except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
+                if not _retryable(exc) or attempt == attempts - 1:
                     raise
                 time.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")
@@ -224,6 +224,18 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rollback(cur: Any) -> None:
+    """Roll back, unless DuckDB already ended the transaction (a failed COMMIT does)."""
+    with suppress(duckdb.TransactionException):
+        cur.execute("ROLLBACK")
+
+
+def _retryable(exc: Exception) -> bool:
+    """Write-write conflicts, and a concurrent commit of the same new keys, succeed on retry."""
+    text = str(exc).lower()
+    return "conflict" in text or "duplicate key" in text
 
 
 def _copy_csv_to_postgres(tx: Tx, table: str, cols: str, data: pa.Table) -> None:
