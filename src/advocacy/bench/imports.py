@@ -71,7 +71,7 @@ def _worker(kind: str, data: Path, work: Path) -> dict[str, Any]:
 
         with init_workspace(work / "ws") as ws:
             for table, parts in files.items():
-                for report in ws.import_files(parts, table=table):
+                for report in ws.import_files([parts[0].parent], table=table):
                     rows += report.read
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

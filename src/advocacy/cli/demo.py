@@ -40,7 +40,8 @@ def demo_cmd(
             company.truth_path.read_text(encoding="utf-8"), encoding="utf-8"
         )
         with init_workspace(folder, db=ctx.obj.db) as ws:
-            files = [(t, p) for t, paths in company.files.items() for p in paths]
+            # Each table's part files form one dataset: one folder, one transaction.
+            files = [(t, paths[0].parent) for t, paths in company.files.items() if paths]
             bar.update(task, total=len(files), completed=0)
             for i, (table, path) in enumerate(files):
                 bar.update(task, description=f"importing {table}", completed=i)

@@ -21,7 +21,7 @@ from advocacy.errors import UserError
 from advocacy.ingest.columns import quote_ident
 from advocacy.ingest.mapping import Mapping, load_mapping, load_preset
 from advocacy.ingest.merge import MergeJob, merge
-from advocacy.ingest.readers import open_raw, sql_str
+from advocacy.ingest.readers import dataset_files, open_raw, sql_str
 from advocacy.ingest.replace import ConfirmationNeeded, replace_missing
 from advocacy.ingest.report import ImportReport
 from advocacy.ingest.stage import Staged, stage_output
@@ -60,10 +60,14 @@ def resolve_mapping(table: str | None, mapping_path: Path | None, preset: str | 
 
 
 def _sha256(path: Path) -> str:
+    """The file's SHA-256; for a folder dataset, of its files' names and contents in order."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    for file in dataset_files(path):
+        if path.is_dir():
+            digest.update(file.name.encode())
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -112,7 +116,7 @@ def _quarantine(
 ) -> int:
     select = (
         f"SELECT {sql_str(import_id)} AS import_id, {sql_str(staged.table.name)} AS table_name, "
-        f"{sql_str(file)} AS source_file, _row AS row_number, _err_col AS column_name, "
+        f"COALESCE(_file, {sql_str(file)}) AS source_file, _line AS row_number, _err_col AS column_name, "
         f"_err AS reason, CAST(_raw AS VARCHAR) AS raw FROM _typed WHERE _err IS NOT NULL ORDER BY _row"
     )
     if store.dialect is Dialect.DUCKDB:

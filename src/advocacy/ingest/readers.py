@@ -106,87 +106,128 @@ def transcode(path: Path, encoding: str, scratch: Path) -> Path:
     return target
 
 
-def _check_not_empty(path: Path) -> None:
+def dataset_files(path: Path) -> list[Path]:
+    """The files of an import: the file itself, or every data file of a folder (a dataset)."""
     if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if not path.is_file():
-        raise UserError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path.name}: the file is empty")
+        raise UserError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _EXTENSIONS)
+        if not files:
+            raise UserError(f"{path}: the folder holds no .csv, .parquet, .json or .ndjson files")
+    else:
+        files = [path]
+    for file in files:
+        if file.stat().st_size == 0:
+            raise UserError(f"{file.name}: the file is empty")
+    return files
+
+
+def _check_parquet(files: list[Path]) -> None:
+    for file in files:
+        with file.open("rb") as fh:
+            if fh.read(4) != b"PAR1":
+                raise UserError(f"{file.name}: not a Parquet file (no PAR1 signature)")
 
 
 def _relation(
-    path: Path, fmt: str, opts: ReadOptions, *, parallel: bool = True
-) -> tuple[str, str | None, str]:
-    """The table function reading the file, its encoding, and the row-number offset."""
-    p = sql_str(str(path))
+    files: list[Path], fmt: str, opts: ReadOptions, *, parallel: bool = True
+) -> tuple[str, int]:
+    """The table function reading the files (with `_file`), and the header rows before data."""
+    listing = "[" + ", ".join(sql_str(str(f)) for f in files) + "]"
+    by_name = ", union_by_name=true" if len(files) > 1 else ""
     if fmt == "parquet":
-        with path.open("rb") as fh:
-            if fh.read(4) != b"PAR1":
-                raise UserError(f"{path.name}: not a Parquet file (no PAR1 signature)")
-        return f"read_parquet({p})", None, "0"
+        _check_parquet(files)
+        return f"read_parquet({listing}, filename='_file'{by_name})", 0
     if fmt in ("json", "ndjson"):
-        encoding = detect_encoding(path)
-        if encoding != "utf-8":
-            raise UserError(f"{path.name}: JSON must be UTF-8 (this file looks {encoding})")
+        for file in files:
+            encoding = detect_encoding(file)
+            if encoding != "utf-8":
+                raise UserError(f"{file.name}: JSON must be UTF-8 (this file looks {encoding})")
         layout = "newline_delimited" if fmt == "ndjson" else "auto"
-        return f"read_json({p}, format='{layout}', maximum_object_size={MAX_LINE_BYTES})", None, "0"
-    encoding = opts.encoding or detect_encoding(path)
-    if encoding.lower().replace("_", "-") not in _NATIVE_ENCODINGS:
-        raise AssertionError("open_raw transcodes other encodings first")
+        return (
+            f"read_json({listing}, format='{layout}', maximum_object_size={MAX_LINE_BYTES}, filename='_file'{by_name})",
+            0,
+        )
     args = [
-        p, "header=true", "all_varchar=true", "null_padding=true",
-        f"encoding={sql_str(encoding)}", f"max_line_size={MAX_LINE_BYTES}",
+        listing, "header=true", "all_varchar=true", "null_padding=true", "filename='_file'",
+        f"encoding={sql_str(opts.encoding or 'utf-8')}", f"max_line_size={MAX_LINE_BYTES}",
     ]  # fmt: skip
     if opts.delimiter:
         args.append(f"delim={sql_str(opts.delimiter)}")
     if not parallel:
         args.append("parallel=false")
-    return f"read_csv({', '.join(args)})", encoding, "1"
+    if by_name:
+        args.append("union_by_name=true")
+    return f"read_csv({', '.join(args)})", 1
 
 
 def _create_view(
-    con: duckdb.DuckDBPyConnection, view: str, relation: str, offset: str, skip: int
-) -> None:
-    """The view over the file, then one full scan so that parse errors surface here."""
+    con: duckdb.DuckDBPyConnection, view: str, relation: str, *, header: int, skip: int,
+    several: bool,
+) -> None:  # fmt: skip
+    """The view over the files, then one full scan so that parse errors surface here.
+
+    `_row` numbers rows across the files in order (unique: it identifies a row during the
+    import); `_line` is the row number within its own file, as a spreadsheet shows it.
+    """
+    # A partitioned row_number() would not keep file order; global numbering does.
+    line = "_row - min(_row) OVER (PARTITION BY _file) + 1 + " + str(header) if several else "_row"
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM ("
-        f"SELECT CAST(row_number() OVER () + {offset} AS BIGINT) AS _row, * FROM {relation}"
-        f") WHERE _row > {int(offset) + skip}"
+        f"SELECT _row, CAST({line} AS BIGINT) AS _line, regexp_extract(_file, '[^/]*$') AS _file, "
+        f"* EXCLUDE (_row, _file) FROM (SELECT CAST(row_number() OVER () + {header} AS BIGINT) AS _row, "
+        f"* FROM {relation})) WHERE _line > {header + skip}"
     )
     con.execute(f"SELECT count(*) FROM {view}").fetchone()
+
+
+def _csv_encoding(files: list[Path], options: ReadOptions, scratch: Path) -> tuple[list[Path], str]:
+    """The files as DuckDB can read them: non-native encodings transcoded to UTF-8."""
+    encodings = {options.encoding or detect_encoding(f) for f in files}
+    if len(encodings) > 1:
+        raise UserError(f"the files are in different encodings ({', '.join(sorted(encodings))})")
+    encoding = encodings.pop()
+    if encoding.lower().replace("_", "-") in _NATIVE_ENCODINGS:
+        return files, encoding
+    return [transcode(f, encoding, scratch) for f in files], encoding
 
 
 def open_raw(
     con: duckdb.DuckDBPyConnection, path: Path, *, view: str, file_format: str | None,
     options: ReadOptions, scratch: Path,
 ) -> RawFile:  # fmt: skip
-    """Expose `path` as the temporary view `view` and describe its columns."""
-    _check_not_empty(path)
-    fmt = detect_format(path, file_format or options.file_format)
-    source, encoding = path, None
+    """Expose a file (or a folder of files of one format) as the view `view`."""
+    files = dataset_files(path)
+    formats = {detect_format(f, file_format or options.file_format) for f in files}
+    if len(formats) > 1:
+        raise UserError(f"{path.name}: the folder mixes formats ({', '.join(sorted(formats))})")
+    fmt = formats.pop()
+    encoding = None
     if fmt == "csv":
-        encoding = options.encoding or detect_encoding(path)
-        if encoding.lower().replace("_", "-") not in _NATIVE_ENCODINGS:
-            source = transcode(path, encoding, scratch)
-            options = replace(options, encoding="utf-8")
-        else:
-            options = replace(options, encoding=encoding)
-    relation, _, offset = _relation(source, fmt, options)
+        files, encoding = _csv_encoding(files, options, scratch)
+        options = replace(
+            options, encoding="utf-8" if encoding not in _NATIVE_ENCODINGS else encoding
+        )
+    several = len(files) > 1
     try:
+        relation, header = _relation(files, fmt, options)
         try:
-            _create_view(con, view, relation, offset, options.skip_after_header)
+            _create_view(
+                con, view, relation, header=header, skip=options.skip_after_header, several=several
+            )
         except duckdb.Error as exc:
             # Padding short rows and quoted line breaks need the serial CSV reader.
             if fmt != "csv" or "parallel" not in str(exc):
                 raise
-            relation, _, offset = _relation(source, fmt, options, parallel=False)
-            _create_view(con, view, relation, offset, options.skip_after_header)
+            relation, header = _relation(files, fmt, options, parallel=False)
+            _create_view(
+                con, view, relation, header=header, skip=options.skip_after_header, several=several
+            )
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except duckdb.Error as exc:
         raise UserError(f"{path.name}: cannot read as {fmt}: {short_error(exc)}") from None
-    columns = {str(r[0]): str(r[1]) for r in described if r[0] != "_row"}
-    overflow = _overflow_columns(source, columns) if fmt == "csv" else ()
+    columns = {str(r[0]): str(r[1]) for r in described if r[0] not in ("_row", "_line", "_file")}
+    overflow = _overflow_columns(files[0], columns) if fmt == "csv" else ()
     columns = {k: v for k, v in columns.items() if k not in overflow}
     if not columns:
         raise UserError(f"{path.name}: no columns found")

@@ -37,13 +37,19 @@ def _source_view(
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except duckdb.Error as exc:
         raise UserError(f"the mapping's SQL for {out.table} failed: {short_error(exc)}") from None
-    if "_row" not in {str(r[0]) for r in described}:
-        # Without the file's row numbers, rejects are numbered by the mapping's output rows.
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS "
-            f"SELECT CAST(row_number() OVER () AS BIGINT) AS _row, * FROM ({out.sql})"
-        )
-    return view, {str(r[0]): str(r[1]) for r in described if r[0] != "_row"}
+    names = {str(r[0]) for r in described}
+    # Without the file's row numbers, rejects are numbered by the mapping's output rows.
+    row = "_row" if "_row" in names else "CAST(row_number() OVER () AS BIGINT)"
+    line = "_line" if "_line" in names else "CAST(NULL AS BIGINT)"
+    file = "_file" if "_file" in names else "CAST(NULL AS VARCHAR)"
+    own = [n for n in ("_row", "_line", "_file") if n in names]
+    exclude = f" EXCLUDE ({', '.join(own)})" if own else ""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT _r AS _row, COALESCE(_l, _r) AS _line, "
+        f"_f AS _file, * EXCLUDE (_r, _l, _f) FROM (SELECT {row} AS _r, {line} AS _l, {file} AS _f, "
+        f"*{exclude} FROM ({out.sql}))"
+    )
+    return view, {str(r[0]): str(r[1]) for r in described if r[0] not in ("_row", "_line", "_file")}
 
 
 def _resolve_aliases(

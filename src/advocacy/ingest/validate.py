@@ -312,17 +312,19 @@ def build_select(
         )
         raw_columns = [*raw_columns, *overflow]
     fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in raw_columns)
-    inner = ", ".join(["_row", *(f"{sql} AS {quote_ident(n)}" for n, sql in typed.items())])
+    inner = ", ".join(
+        ["_row", "_line", "_file", *(f"{sql} AS {quote_ident(n)}" for n, sql in typed.items())]
+    )
     err_text = f"NULLIF(concat_ws('; ', {', '.join(e for _, e in errors) or 'NULL'}), '')"
     first = " ".join(f"WHEN {e} IS NOT NULL THEN {sql_str(c)}" for c, e in errors)
     out = ", ".join(quote_ident(c) for c in [*provided_order(table, set(typed)), *extras])
     checked = (
-        f"SELECT _row, {out}, {err_text} AS _err, "
+        f"SELECT _row, _line, _file, {out}, {err_text} AS _err, "
         f"CASE {first or 'WHEN false THEN NULL'} END AS _err_col, _rawrec "
         f"FROM (SELECT {inner}, struct_pack({fields}) AS _rawrec FROM {view} {where}) AS _t"
     )
     return (
-        f"SELECT _row, {out}, _err, _err_col, "
+        f"SELECT _row, _line, _file, {out}, _err, _err_col, "
         f"CASE WHEN _err IS NOT NULL THEN to_json(_rawrec) END AS _raw FROM ({checked}) AS _c"
     )
 
