@@ -41,6 +41,20 @@ class Workspace:
         )  # fmt: skip
         return import_files(self.store, self.settings, [Path(p) for p in paths], opts, progress)
 
+    def metrics(self, metrics: str | Sequence[str], **options: Any) -> pd.DataFrame:
+        """Metric rows (DESIGN §4). Example: ``ws.metrics("nps", by="segment", period="quarter")``.
+
+        Options are those of `advocacy metrics`: by, period, start, end, window, basis, as_of,
+        filters (a dict), segment_as_of, include_surveys.
+        """
+        from advocacy.metrics.engine import query
+        from advocacy.metrics.source import Source
+        from advocacy.metrics.spec import MetricRequest
+
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        request = MetricRequest.create(names, **options)
+        return query(Source(self.store.ibis()), self.settings, request)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Rows of an internal table as a DataFrame (used for logs, quarantine, conflicts)."""
         with self.store.transaction() as tx:

@@ -23,8 +23,8 @@ def demo_cmd(
     fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
 ) -> None:
     """Generate a demo company into the workspace, import it, and print the headline numbers."""
+    from advocacy.cli.metrics import readable
     from advocacy.demo.generator import generate
-    from advocacy.metrics.headline import headline
     from advocacy.workspace import init_workspace
 
     folder: Path = ctx.obj.workspace
@@ -52,15 +52,14 @@ def demo_cmd(
                         f"[yellow]warning[/]: {table}: {bad[0].rejected} rejected rows in the demo data"
                     )
             bar.update(task, completed=len(files), description="computing headline numbers")
-            frame = headline(ws, as_of=company.as_of)
+            frame = ws.metrics(["advocacy_rate", "nps"], by="segment", as_of=company.as_of)
     if fmt is not Format.TABLE:
         emit(frame, fmt)
         return
     rows = sum(company.rows.values())
     stderr.print(f"Demo company: {rows:,} rows in {len(company.rows)} tables, as of {company.as_of}; "
                  f"workspace {folder.resolve()}; planted effects in demo_truth.json.")  # fmt: skip
-    shown = frame.assign(segment=frame["segment"].fillna("(all)"))
-    emit(shown, fmt, title="Advocacy rate and NPS by segment and quarter (current segment)")
+    emit(readable(frame, "segment"), fmt, title="Advocacy rate and NPS by segment and quarter")
     truth = json.loads((folder / "demo_truth.json").read_text(encoding="utf-8"))
     stderr.print(f"Planted effects: {', '.join(truth.get('effects', {}))}.")
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from advocacy.cli import bench, demo, imports
+from advocacy.cli import bench, demo, imports, metrics
 from advocacy.cli.context import Globals
 from advocacy.errors import UserError
 
@@ -60,6 +60,7 @@ def init(
 imports.register(app, Globals)
 demo.register(app)
 bench.register(app)
+metrics.register(app)
 
 
 def run() -> None:

@@ -80,7 +80,7 @@ def periods_between(
                 utc_instant(nxt, tz),
                 wstart,
                 utc_instant(wstart, tz),
-            )  # fmt: skip
+            )
         )
         cursor = nxt
     return out

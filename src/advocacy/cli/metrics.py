@@ -1,0 +1,139 @@
+"""`advocacy metrics`: the metric engine from the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from advocacy.cli.output import Format, emit, stderr
+from advocacy.errors import UserError
+
+HEADLINE = ("advocacy_rate", "nps", "csat", "referral_rate", "reviews", "grr", "nrr")
+
+
+def _filters(values: list[str]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise UserError(f"--filter takes COL=VALUE, not '{item}'")
+        out[column.strip()] = value.strip()
+    return out
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    match unit:
+        case "fraction":
+            return f"{100 * value:.1f}%"
+        case "points":
+            return f"{value:+.1f}"
+        case "ratio":
+            return f"{value:.3f}"
+        case "currency":
+            return f"{value:,.0f}"
+        case "hours":
+            return f"{value:.1f} h"
+        case _:
+            return f"{value:,.0f}"
+
+
+def readable(rows: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """The table view: values in their units, intervals in brackets, flags spelled out."""
+    from advocacy.metrics.catalog import BY_NAME
+
+    units = [BY_NAME[m].unit.value if m in BY_NAME else "ratio" for m in rows["metric"]]
+    flags = []
+    for low, partial, pending in zip(rows["low_n"], rows["partial"], rows["pending_n"], strict=True):
+        marks = [m for m, on in (("low n", low), ("partial", partial)) if on]
+        if pending:
+            marks.append(f"{pending} pending")
+        flags.append(", ".join(marks))
+    table = pd.DataFrame({"metric": rows["metric"], "period": rows["period_label"]})
+    if by:
+        table[by] = rows[by].fillna("(all)")
+    table["value"] = [_fmt(v, u) for v, u in zip(rows["value"], units, strict=True)]
+    table["95% interval"] = [
+        ""
+        if lo is None or (isinstance(lo, float) and math.isnan(lo))
+        else f"[{_fmt(lo, u)}, {_fmt(hi, u)}]"
+        for lo, hi, u in zip(rows["ci_low"], rows["ci_high"], units, strict=True)
+    ]
+    table["n"] = rows["n"]
+    table["notes"] = flags
+    return table
+
+
+def metrics_cmd(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="metrics (default: the headline set)")
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="list every metric with its definition")
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option(help="an account column (as of period start) or cohort")
+    ] = None,
+    period: Annotated[str, typer.Option(help="month, quarter or year")] = "quarter",
+    start: Annotated[str | None, typer.Option("--from", help="first day of the range")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="day after the range (exclusive)")] = None,
+    window: Annotated[str, typer.Option(help="period or ttm")] = "period",
+    basis: Annotated[str | None, typer.Option(help="response, logo or arr")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ignore data after this day")] = None,
+    filters: Annotated[
+        list[str] | None, typer.Option("--filter", help="COL=VALUE on accounts")
+    ] = None,
+    segment_as_of: Annotated[str, typer.Option(help="period_start or current")] = "period_start",
+    include_surveys: Annotated[
+        bool, typer.Option("--include-surveys", help="count survey asks")
+    ] = False,
+    ci: Annotated[str, typer.Option(help="analytic (bootstrap not yet available)")] = "analytic",
+    compare: Annotated[
+        str | None, typer.Option(help="previous or rest (not yet available)")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table, json or csv")] = Format.TABLE,
+) -> None:
+    """Compute metrics by period (and dimension) with intervals."""
+    if list_:
+        _list(fmt)
+        return
+    if ci != "analytic" or compare is not None:
+        raise UserError("--ci bootstrap and --compare are not available in this version yet")
+    with ctx.obj.open() as ws:
+        rows = ws.metrics(
+            list(names or HEADLINE), by=by, period=period, start=start, end=end, window=window,
+            basis=basis, as_of=as_of, filters=_filters(filters or []),
+            segment_as_of=segment_as_of, include_surveys=include_surveys,
+        )  # fmt: skip
+    if fmt is not Format.TABLE:
+        emit(rows, fmt)
+        return
+    for note in rows.attrs.get("notes", []):
+        stderr.print(f"note: {note}")
+    if rows.empty:
+        stderr.print("no rows: the populations are empty for this range")
+        return
+    as_of_day = rows["as_of"].iloc[0]
+    emit(readable(rows, by), fmt, title=f"Metrics as of {as_of_day}")
+
+
+def _list(fmt: Format) -> None:
+    from advocacy.metrics.catalog import CATALOG
+
+    frame = pd.DataFrame([m.as_dict() for m in CATALOG])
+    frame["bases"] = [", ".join(b) for b in frame["bases"]]
+    frame["params"] = [json.dumps(p) if p else "" for p in frame["params"]]
+    cols = ["name", "unit", "bases", "interval", "description", "numerator", "denominator"]
+    if fmt is Format.TABLE:
+        cols = ["name", "unit", "bases", "description"]
+    emit(frame[cols], fmt, title="Metrics")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("metrics")(metrics_cmd)

@@ -1,0 +1,234 @@
+"""Everything one request shares: periods, as_of, the account dimension, active accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from advocacy.config import Settings
+from advocacy.errors import UserError
+from advocacy.metrics.calendar import Period, default_range, end_of_day, periods_between
+from advocacy.metrics.source import Source
+from advocacy.metrics.spec import MetricRequest, Window
+
+NONE_GROUP = "(none)"
+ALL = "__all__"
+_BEGINNING = datetime(1900, 1, 1)
+
+
+@dataclass
+class Context:
+    """The shared pieces of one request, built once and reused by every metric."""
+
+    source: Source
+    settings: Settings
+    request: MetricRequest
+    periods: list[Period]
+    as_of: date
+    cutoff: datetime
+    notes: list[str]
+    _cal: Any = None
+    _accounts: Any = None
+    _groups: Any = None
+    _active: Any = None
+    _population: Any = None
+
+    @property
+    def cal(self) -> Any:
+        """One row per period: label, local dates, UTC instants, window bounds, revenue months."""
+        if self._cal is None:
+            frame = pd.DataFrame(
+                {
+                    "period_label": [p.label for p in self.periods],
+                    "period_start": [p.start_date for p in self.periods],
+                    "period_end": [p.end_date for p in self.periods],
+                    "p_start": [p.start for p in self.periods],
+                    "p_end": [p.end for p in self.periods],
+                    "w_start": [p.window_start for p in self.periods],
+                    "w_end": [min(p.end, self.cutoff) for p in self.periods],
+                    "w_start_date": [p.window_start_date for p in self.periods],
+                    "w_end_date": [p.end_date for p in self.periods],
+                    "start_month": [_month_before(p.window_start_date) for p in self.periods],
+                    "end_month": [self.end_month(p) for p in self.periods],
+                }
+            )
+            self._cal = ibis.memtable(frame)
+        return self._cal
+
+    def end_month(self, period: Period) -> date:
+        """The end month of revenue metrics: the period's last month, or the last complete one."""
+        return min(period.end_month, last_complete_month(self.as_of))
+
+    @property
+    def accounts(self) -> Any:
+        """Known, non-test accounts, with request filters applied (current values)."""
+        if self._accounts is None:
+            accounts = self.source.table("accounts").filter(~_.is_test.fill_null(False))
+            for column, value in self.request.filters:
+                if column not in accounts.columns:
+                    raise UserError(f"--filter {column}=…: accounts have no column '{column}'")
+                accounts = accounts.filter(accounts[column].cast("string") == value)
+            self._accounts = accounts
+        return self._accounts
+
+    @property
+    def groups(self) -> Any:
+        """(account_id, period_label, grp): the dimension value of each account in each period."""
+        if self._groups is None:
+            self._groups = _groups(self)
+        return self._groups
+
+    def population_groups(self) -> pd.DataFrame:
+        """(period_label, grp, active_n) of groups with active accounts, totals included."""
+        if self._population is None:
+            from advocacy.metrics.grouping import aggregate, attach_group
+
+            self._population = aggregate(self, attach_group(self, self.active), active_n=_.count())
+        frame: pd.DataFrame = self._population
+        return frame
+
+    @property
+    def active(self) -> Any:
+        """(account_id, period_label) of accounts active in each period's window."""
+        if self._active is None:
+            self._active = _active(self)
+        return self._active
+
+
+def last_complete_month(as_of: date) -> date:
+    """The latest month whose last day is on or before as_of."""
+    this_month = date(as_of.year, as_of.month, 1)
+    return this_month if (as_of + timedelta(days=1)).day == 1 else _month_before(this_month)
+
+
+def _month_before(day: date) -> date:
+    return date(day.year - (day.month == 1), 12 if day.month == 1 else day.month - 1, 1)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), 1 if day.month == 12 else day.month + 1, 1)
+
+
+def _groups(ctx: Context) -> Any:
+    accounts = ctx.accounts
+    base = accounts.select("account_id").cross_join(ctx.cal.select("period_label", "p_start"))
+    by = ctx.request.by
+    if by is None:
+        return base.select("account_id", "period_label", grp=ibis.literal(ALL))
+    if by == "cohort":
+        cohorts = cohort_labels(ctx)
+        joined = base.left_join(cohorts, "account_id")
+        return joined.select("account_id", "period_label", grp=_.cohort.fill_null(NONE_GROUP))
+    if by not in accounts.columns:
+        dims = sorted(
+            c
+            for c in accounts.columns
+            if c
+            not in ("account_id", "name", "created_at", "churned_at", "updated_at", "renewal_date")
+        )
+        raise UserError(
+            f"--by {by}: accounts have no such column; dimensions: {', '.join(dims)}, cohort"
+        )
+    current = accounts.select("account_id", current=accounts[by].cast("string"))
+    joined = base.join(current, "account_id")
+    if ctx.request.segment_as_of == "period_start" and ctx.source.has("_account_history"):
+        hist = ctx.source.table("_account_history").filter(_.column_name == by)
+        hist = hist.select(
+            h_account=_.account_id, h_value=_.value, valid_from=_.valid_from, valid_to=_.valid_to
+        )
+        joined = joined.left_join(
+            hist,
+            (joined.account_id == hist.h_account)
+            & (hist.valid_from <= joined.p_start)
+            & (hist.valid_to > joined.p_start),
+        )
+        value = ibis.coalesce(joined.h_value, joined.current)
+    else:
+        value = joined.current
+    return joined.select("account_id", "period_label", grp=value.fill_null(NONE_GROUP))
+
+
+def cohort_labels(ctx: Context) -> Any:
+    """(account_id, cohort): fiscal quarter of the first paid month, else of created_at."""
+    revenue = ctx.source.table("revenue").filter(_.mrr > 0)
+    first = revenue.group_by("account_id").agg(first_month=_.month.min())
+    accounts = ctx.accounts.select("account_id", "created_at").left_join(first, "account_id")
+    day = ibis.coalesce(accounts.first_month.cast("date"), accounts.created_at.date())
+    fm = ctx.settings.calendar.fiscal_start_month - 1
+    shifted = day.year() * 12 + day.month() - 1 - fm
+    shift = 1 if ctx.settings.calendar.fiscal_label == "end" and fm else 0
+    year = (shifted // 12 + shift).cast("int64").cast("string")
+    quarter = ((shifted % 12) // 3 + 1).cast("int64").cast("string")
+    prefix = "FY" if fm else ""
+    return accounts.select("account_id", cohort=ibis.literal(prefix) + year + "-Q" + quarter)
+
+
+def _active(ctx: Context) -> Any:
+    """Revenue decides for accounts with any revenue row; the date rule for the others."""
+    revenue = ctx.source.table("revenue")
+    cal = ctx.cal
+    paying = revenue.filter(_.mrr > 0)
+    by_revenue = paying.join(
+        cal, (paying.month >= cal.w_start_date) & (paying.month < cal.w_end_date)
+    )
+    by_revenue = by_revenue.select("account_id", "period_label").distinct()
+    billed = revenue.select("account_id").distinct()
+    dated = ctx.accounts.select("account_id", "created_at", "churned_at").anti_join(
+        billed, "account_id"
+    )
+    dated = dated.cross_join(cal.select("period_label", "w_start", w_stop=cal.w_end))
+    dated = dated.filter(
+        (dated.created_at < dated.w_stop)
+        & (dated.churned_at.isnull() | (dated.churned_at >= dated.w_start))
+    ).select("account_id", "period_label")
+    known = ctx.accounts.select("account_id")
+    return by_revenue.semi_join(known, "account_id").union(dated)
+
+
+def build_context(source: Source, settings: Settings, request: MetricRequest) -> Context:
+    as_of = request.as_of or latest_data_date(source, settings)
+    notes: list[str] = []
+    start, end = request.start, request.end
+    if start is None or end is None:
+        d_start, d_end = default_range(as_of, request.grain.value, settings.calendar)
+        start, end = start or d_start, end or d_end
+    if start >= end:
+        raise UserError("--from must be before --to (the range is [from, to))")
+    periods = periods_between(
+        start, end, request.grain.value, settings.calendar, ttm=request.window is Window.TTM
+    )
+    if periods and (periods[0].start_date != start or periods[-1].end_date != end):
+        notes.append(
+            f"range snapped to {request.grain.value} boundaries: [{periods[0].start_date}, {periods[-1].end_date})"
+        )
+    return Context(
+        source, settings, request, periods, as_of, end_of_day(as_of, settings.calendar), notes
+    )
+
+
+def latest_data_date(source: Source, settings: Settings) -> date:
+    """as_of when none is given: the latest event timestamp (or end of the latest revenue month)."""
+    stamps = []
+    for table, column in (("survey_responses", "responded_at"), ("advocacy_actions", "occurred_at"),
+                          ("tickets", "opened_at"), ("asks", "asked_at"), ("ask_outcomes", "at")):  # fmt: skip
+        if source.has(table):
+            value = source.table(table)[column].max().execute()
+            if value is not None and not pd.isna(value):
+                stamps.append(pd.Timestamp(value).to_pydatetime())
+    if source.has("revenue"):
+        month = source.table("revenue").month.max().execute()
+        if month is not None and not pd.isna(month):
+            m = pd.Timestamp(month).date()
+            stamps.append(
+                datetime.combine(_next_month(m), datetime.min.time()) - timedelta(seconds=1)
+            )
+    if not stamps:
+        raise UserError("there is no data to compute on yet: import some files first")
+    latest = max(stamps)
+    tz = settings.calendar.timezone
+    return pd.Timestamp(latest).tz_localize("UTC").tz_convert(tz).date()

@@ -1,0 +1,147 @@
+"""`query(request) -> rows` and `explain(request) -> SQL` over any Ibis source."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from advocacy.config import Settings
+from advocacy.errors import UserError
+from advocacy.metrics.catalog import get_metric
+from advocacy.metrics.context import ALL, Context, build_context
+from advocacy.metrics.families_events import EVENT_FAMILIES
+from advocacy.metrics.families_rollup import ROLLUP_FAMILIES
+from advocacy.metrics.rollup import build_rollup
+from advocacy.metrics.source import Source
+from advocacy.metrics.spec import Basis, MetricDef, MetricRequest, fingerprint
+
+COUNTED_RULE = "all types but other; reviews rated >= 4 or unrated; social mentions with sentiment >= 0 or none"
+ROW_FIELDS = [
+    "metric", "period_start", "period_end", "period_label", "value", "numerator", "denominator",
+    "n", "ci_low", "ci_high", "basis", "low_n", "pending_n", "partial", "as_of", "fingerprint",
+    "extra",
+]  # fmt: skip
+
+
+def _basis(request: MetricRequest, metric: MetricDef) -> Basis:
+    basis = request.basis or metric.default_basis
+    if basis not in metric.bases:
+        allowed = ", ".join(b.value for b in metric.bases)
+        raise UserError(
+            f"{metric.name} cannot be computed on the {basis.value} basis; it allows: {allowed}"
+        )
+    return basis
+
+
+def definition(ctx: Context, metric: MetricDef, basis: Basis) -> dict[str, Any]:
+    """What makes two results comparable: everything but the period instance."""
+    req = ctx.request
+    return {
+        "metric": metric.as_dict(), "basis": basis.value, "grain": req.grain.value,
+        "window": req.window.value, "dimension": req.by, "segment_as_of": req.segment_as_of,
+        "filters": list(req.filters), "calendar": asdict(ctx.settings.calendar),
+        "csat_satisfied": ctx.settings.csat_satisfied, "counted_actions": COUNTED_RULE,
+        "include_surveys": req.include_surveys, "confidence": ctx.settings.stats.confidence,
+    }  # fmt: skip
+
+
+def _compute(ctx: Context, metrics: list[MetricDef]) -> list[tuple[MetricDef, Basis, pd.DataFrame]]:
+    bases = [(m, _basis(ctx.request, m)) for m in metrics]
+    rollup_metrics = [m for m in metrics if m.family in ROLLUP_FAMILIES]
+    rollup = build_rollup(ctx, rollup_metrics).cache() if rollup_metrics else None
+    out = []
+    try:
+        for metric, basis in bases:
+            if metric.family in ROLLUP_FAMILIES:
+                frame = ROLLUP_FAMILIES[metric.family](ctx, rollup, metric, basis)
+            else:
+                frame = EVENT_FAMILIES[metric.family](ctx, metric, basis)
+            out.append((metric, basis, frame))
+    finally:
+        if rollup is not None:
+            rollup.release()
+    return out
+
+
+def _rows(ctx: Context, metric: MetricDef, basis: Basis, frame: pd.DataFrame) -> pd.DataFrame:
+    periods = pd.DataFrame(
+        {
+            "period_label": [p.label for p in ctx.periods],
+            "period_start": [p.start_date for p in ctx.periods],
+            "period_end": [p.end_date for p in ctx.periods],
+            "partial": [p.end > ctx.cutoff for p in ctx.periods],
+            "_order": range(len(ctx.periods)),
+        }
+    )
+    if _is_count(metric):
+        frame = _with_zero_rows(ctx, frame)
+    rows = periods.merge(frame, on="period_label", how="inner")
+    if not _is_count(metric):
+        # No row iff the population is empty: no units, settled or pending.
+        rows = rows[(rows["n"].fillna(0) > 0) | (rows["pending_n"].fillna(0) > 0)]
+    rows.insert(0, "metric", metric.name)
+    rows["basis"] = basis.value
+    rows["low_n"] = rows["n"].fillna(0) < ctx.settings.stats.min_n
+    rows["as_of"] = ctx.as_of
+    rows["fingerprint"] = fingerprint(definition(ctx, metric, basis))
+    rows["extra"] = [
+        json.dumps(e, default=float) if isinstance(e, dict) else None for e in rows["extra"]
+    ]
+    by = ctx.request.by
+    if by is not None:
+        rows[by] = [None if g == ALL else g for g in rows["grp"]]
+        rows["_total"] = rows[by].isna()
+        rows = rows.sort_values(["_order", "_total", by], kind="stable")
+    else:
+        rows = rows.sort_values("_order", kind="stable")
+    cols = ROW_FIELDS[:4] + ([by] if by else []) + ROW_FIELDS[4:]
+    return rows[cols].reset_index(drop=True)
+
+
+def _is_count(metric: MetricDef) -> bool:
+    return metric.unit.value in ("count", "currency") and metric.family.value != "bridge"
+
+
+def _with_zero_rows(ctx: Context, frame: pd.DataFrame) -> pd.DataFrame:
+    """A count is 0, not missing, where the group has active accounts but nothing happened."""
+    population = ctx.population_groups()
+    merged = population.merge(frame, on=["period_label", "grp"], how="outer")
+    for col in ("value", "numerator", "n"):
+        merged[col] = merged[col].fillna(0)
+    merged["pending_n"] = merged["pending_n"].fillna(0)
+    return merged.drop(columns=["active_n"])
+
+
+def query(
+    source: Source,
+    settings: Settings,
+    request: MetricRequest,
+    *,
+    extra: dict[str, MetricDef] | None = None,
+) -> pd.DataFrame:
+    """Compute the request's metrics; one row per metric × period × group (and total)."""
+    metrics = [get_metric(name, extra) for name in request.metrics]
+    ctx = build_context(source, settings, request)
+    frames = [_rows(ctx, m, b, f) for m, b, f in _compute(ctx, metrics)]
+    if not frames:
+        return pd.DataFrame(columns=ROW_FIELDS)
+    result = pd.concat(frames, ignore_index=True)
+    for col in ("value", "numerator", "denominator", "ci_low", "ci_high"):
+        result[col] = pd.to_numeric(result[col], errors="coerce").astype("float64")
+    result["n"] = pd.to_numeric(result["n"], errors="coerce").fillna(0).astype("int64")
+    result["pending_n"] = (
+        pd.to_numeric(result["pending_n"], errors="coerce").fillna(0).astype("int64")
+    )
+    result.attrs["notes"] = ctx.notes
+    return result
+
+
+def explain(source: Source, settings: Settings, request: MetricRequest) -> str:
+    """The SQL of the request's shared rollup (the scan every metric then aggregates)."""
+    metrics = [get_metric(name) for name in request.metrics]
+    ctx = build_context(source, settings, request)
+    return str(ibis.to_sql(build_rollup(ctx, metrics)))

@@ -1,0 +1,303 @@
+"""Metric families that need event-level rows: logos, referrals, say–do, asks, tickets, rewards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+from ibis import _
+
+from advocacy.metrics import intervals as iv
+from advocacy.metrics.context import Context
+from advocacy.metrics.frames import f64, ratio, result
+from advocacy.metrics.grouping import GROUP_KEYS, aggregate, attach_group, drop_right, with_totals
+from advocacy.metrics.rollup import counted, in_window, revenue_months
+from advocacy.metrics.spec import Basis, Family, MetricDef
+
+Frame = pd.DataFrame
+DAY = 86400
+
+
+def _seconds(ts: Any) -> Any:
+    return ts.epoch_seconds()
+
+
+def _first_paid(ctx: Context) -> Any:
+    """(account_id, first_month, first_mrr): each account's first month with MRR > 0."""
+    rev = revenue_months(ctx).filter(_.mrr > 0)
+    rank = ibis.row_number().over(group_by=rev.account_id, order_by=rev.month)
+    first = rev.mutate(rk=rank).filter(_.rk == 0)
+    return first.select("account_id", first_month=_.month, first_mrr=_.mrr)
+
+
+def _new_logos(ctx: Context) -> Any:
+    """New accounts per period: first paid month in the window, or created_at without revenue."""
+    cal = ctx.cal
+    first = _first_paid(ctx)
+    paid = first.join(
+        cal, (first.first_month >= cal.w_start_date) & (first.first_month < cal.w_end_date)
+    )
+    paid = paid.select("account_id", "period_label", "first_month", "first_mrr",
+                       first_start=paid.first_month.cast("timestamp").cast("timestamp(6)"))  # fmt: skip
+    billed = ctx.source.table("revenue").select("account_id").distinct()
+    dated = ctx.accounts.select("account_id", "created_at").anti_join(billed, "account_id")
+    dated = dated.join(cal, (dated.created_at >= cal.w_start) & (dated.created_at < cal.w_end))
+    dated = dated.select("account_id", "period_label", first_month=ibis.null("date"), first_mrr=ibis.literal(0.0),
+                         first_start=dated.created_at.cast("timestamp(6)"))  # fmt: skip
+    return paid.union(dated)
+
+
+def _referrers(ctx: Context, logos: Any) -> Any:
+    """Referred new logos with their referrer (DESIGN §5 referred_new_logo_share)."""
+    accounts = ctx.accounts.select("account_id", "referred_by_account_id")
+    acts = ctx.source.table("advocacy_actions").filter(
+        (_.action_type == "referral") & _.referred_account_id.notnull()
+    )
+    acts = acts.filter(acts.occurred_at < ctx.cutoff).semi_join(
+        ctx.accounts.select("account_id"), "account_id"
+    )
+    x = logos.join(accounts, "account_id")
+    refs = acts.select(
+        ref_acc=_.referred_account_id, referrer=_.account_id, at=_.occurred_at, aid=_.action_id
+    )
+    hits = x.join(refs, x.account_id == refs.ref_acc)
+    month_end = hits.first_start + ibis.interval(months=1)
+    hits = hits.filter(
+        (hits.at >= hits.first_start - ibis.interval(days=365)) & (hits.at < month_end)
+    )
+    rank = ibis.row_number().over(
+        group_by=[hits.account_id, hits.period_label], order_by=[hits.at, hits.aid]
+    )
+    earliest = (
+        hits.mutate(rk=rank)
+        .filter(_.rk == 0)
+        .select("account_id", "period_label", act_referrer=_.referrer)
+    )
+    out = drop_right(x.left_join(earliest, ["account_id", "period_label"]))
+    return out.mutate(referrer=ibis.coalesce(out.referred_by_account_id, out.act_referrer))
+
+
+def new_logos(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+    part = m.param("part")
+    logos = _new_logos(ctx)
+    if part == "count":
+        g = aggregate(ctx, attach_group(ctx, logos), x=_.count())
+        return result(g, value=g.x, numerator=g.x, n=g.x)
+    ref = _referrers(ctx, logos).mutate(referred=_.referrer.notnull().ifelse(1, 0))
+    if part == "referred_share":
+        g = aggregate(ctx, attach_group(ctx, ref), n=_.count(), x=_.referred.sum())
+        lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
+        return result(
+            g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
+        )
+    referred = ref.filter(ref.referrer.notnull()).mutate(arr=12 * _.first_mrr)
+    by_referrer = referred.select(account_id=_.referrer, period_label=_.period_label, arr=_.arr)
+    g = aggregate(ctx, attach_group(ctx, by_referrer), n=_.count(), x=_.arr.sum())
+    return result(g, value=g.x, numerator=g.x, n=g.n)
+
+
+def referral_conversion(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+    """Referrals converted within the window; open windows pending; already-paying excluded."""
+    days = int(m.param("window_days", 180))
+    acts = in_window(
+        ctx, ctx.source.table("advocacy_actions").filter(_.action_type == "referral"), "occurred_at"
+    )
+    first = _first_paid(ctx).select(
+        ref_acc=_.account_id, first_start=_.first_month.cast("timestamp")
+    )
+    x = acts.left_join(first, acts.referred_account_id == first.ref_acc)
+    month_end = x.first_start + ibis.interval(months=1)
+    before = x.first_start.notnull() & (month_end <= x.occurred_at)
+    x = x.filter(~before)
+    closed = (_seconds(x.occurred_at) + days * DAY) <= _seconds(ibis.literal(ctx.cutoff))
+    converted = x.first_start.notnull() & (
+        _seconds(x.first_start) <= _seconds(x.occurred_at) + days * DAY
+    )
+    t = attach_group(
+        ctx, x.mutate(closed=closed.ifelse(1, 0), conv=(closed & converted).ifelse(1, 0))
+    )
+    g = aggregate(ctx, t, total=_.count(), n=_.closed.sum(), x=_.conv.sum())
+    lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
+    return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n,
+                  pending_n=g.total - g.n, ci_low=lo, ci_high=hi)  # fmt: skip
+
+
+def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+    """Promoter responses whose account did no counted action in [responded_at, +90 days)."""
+    days = int(m.param("days", 90))
+    resp = in_window(
+        ctx,
+        ctx.source.table("survey_responses").filter((_.survey == "nps") & (_.score >= 9)),
+        "responded_at",
+    )
+    acts = ctx.source.table("advocacy_actions")
+    acts = acts.filter(counted(acts) & (acts.occurred_at < ctx.cutoff)).select(
+        a_acc=_.account_id, at=_.occurred_at
+    )
+    hit = resp.join(acts, (resp.account_id == acts.a_acc) & (acts.at >= resp.responded_at)
+                    & (_seconds(acts.at) < _seconds(resp.responded_at) + days * DAY))  # fmt: skip
+    did = hit.select("response_id").distinct().mutate(did=ibis.literal(1))
+    x = drop_right(resp.left_join(did, "response_id"))
+    closed = (_seconds(x.responded_at) + days * DAY) <= _seconds(ibis.literal(ctx.cutoff))
+    x = attach_group(
+        ctx, x.mutate(closed=closed.ifelse(1, 0), gap=(closed & x.did.isnull()).ifelse(1, 0))
+    )
+    per_acc = x.group_by(["account_id", "period_label", "grp"]).agg(
+        nc=_.closed.sum(), y=_.gap.sum(), total=_.count()
+    )
+    g = aggregate(ctx, per_acc, total=_.total.sum(), n=_.nc.sum(), x=_.y.sum(), clusters=(_.nc > 0).ifelse(1, 0).sum(),
+                  yy=(_.y * _.y).sum(), yn=(_.y * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
+    value, lo, hi = iv.share_clustered(g, ctx.settings.stats.confidence)
+    return result(
+        g,
+        value=value,
+        numerator=g.x,
+        denominator=g.n,
+        n=g.n,
+        pending_n=g.total - g.n,
+        ci_low=lo,
+        ci_high=hi,
+    )
+
+
+ASK_DIMENSIONS = ("ask_type", "trigger", "channel", "owner")
+
+
+def _asks(ctx: Context, *, surveys: bool) -> Any:
+    asks = in_window(ctx, ctx.source.table("asks"), "asked_at")
+    if not surveys:
+        asks = asks.filter(asks.ask_type != "survey")
+    if ctx.request.by in ASK_DIMENSIONS:
+        return asks.mutate(grp=asks[ctx.request.by].fill_null("(none)"))
+    return attach_group(ctx, asks)
+
+
+def asks_metric(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+    part = m.param("part")
+    if part == "per_contact":
+        asks = _asks(ctx, surveys=False).filter(_.contact_id.notnull())
+        g = aggregate(ctx, asks, x=_.count(), n=_.contact_id.nunique())
+        return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n)
+    if part == "over_asked":
+        return _over_asked(ctx)
+    asks = _asks(ctx, surveys=ctx.request.include_surveys)
+    out = ctx.source.table("ask_outcomes").filter(_.at < ctx.cutoff)
+    rank = ibis.row_number().over(
+        group_by=out.ask_id, order_by=[ibis.desc(out.at), ibis.desc(out.seq)]
+    )
+    latest = out.mutate(rk=rank).filter(_.rk == 0).select(l_ask=_.ask_id, latest=_.status)
+    flags = (
+        out.group_by("ask_id")
+        .agg(
+            settled=out.status.isin(["completed", "declined", "expired"]).ifelse(1, 0).max(),
+            accepted=out.status.isin(["accepted", "completed"]).ifelse(1, 0).max(),
+            completed=(out.status == "completed").ifelse(1, 0).max(),
+        )
+        .rename(f_ask="ask_id")
+    )
+    j = asks.left_join(latest, asks.ask_id == latest.l_ask)
+    x = j.left_join(flags, j.ask_id == flags.f_ask)
+    x = x.filter(x.latest.isnull() | (x.latest != "withdrawn"))
+    expired = x.expires_at.notnull() & (x.expires_at <= ctx.cutoff)
+    settled = (x.settled.fill_null(0) == 1) | expired
+    hit = x.accepted if part == "accepted" else x.completed
+    t = x.mutate(s=settled.ifelse(1, 0), h=(settled & (hit.fill_null(0) == 1)).ifelse(1, 0))
+    g = aggregate(ctx, t, total=_.count(), n=_.s.sum(), x=_.h.sum())
+    lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
+    return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n,
+                  pending_n=g.total - g.n, ci_low=lo, ci_high=hi)  # fmt: skip
+
+
+def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Frame:
+    """Contacts for whom some window (t − 90 days, t] overlapping the period holds > cap asks.
+
+    Asks a_i ≤ a_k (k = i + cap) fit one such window iff a_k − a_i < 90 days, a_i > start − 90
+    days and a_k < end + 90 days. A contact is grouped by the account of its latest ask.
+    """
+    asks = ctx.source.table("asks").filter(
+        (_.ask_type != "survey") & _.contact_id.notnull() & (_.asked_at < ctx.cutoff)
+    )
+    asks = asks.semi_join(ctx.accounts.select("account_id"), "account_id")
+    order = ibis.window(group_by=asks.contact_id, order_by=[asks.asked_at, asks.ask_id])
+    latest = ibis.window(
+        group_by=asks.contact_id, order_by=[ibis.desc(asks.asked_at), ibis.desc(asks.ask_id)]
+    )
+    x = asks.mutate(
+        nxt=asks.asked_at.lead(cap).over(order), home=asks.account_id.first().over(latest)
+    )
+    span = days * DAY
+    x = x.filter(x.nxt.notnull() & (_seconds(x.nxt) - _seconds(x.asked_at) < span))
+    cal = ctx.cal
+    hit = x.join(
+        cal,
+        (_seconds(x.asked_at) > _seconds(cal.w_start) - span)
+        & (_seconds(x.nxt) < _seconds(cal.p_end) + span),
+    )
+    per_contact = hit.select("contact_id", "period_label", account_id=hit.home).distinct()
+    g = aggregate(ctx, attach_group(ctx, per_contact), x=_.count())
+    extra = [{"cap": cap, "window_days": days}] * len(g)
+    return result(g, value=g.x, numerator=g.x, n=g.x, extra=extra)
+
+
+def ticket_median(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+    """Median hours (epoch-second differences) with a distribution-free interval."""
+    column = m.param("column")
+    tickets = in_window(ctx, ctx.source.table("tickets"), "opened_at")
+    done = tickets[column].notnull() & (tickets[column] < ctx.cutoff)
+    hours = (_seconds(tickets[column]) - _seconds(tickets.opened_at)) / 3600.0
+    t = with_totals(
+        ctx, attach_group(ctx, tickets.mutate(h=done.ifelse(hours, ibis.null("float64"))))
+    )
+    g = t.group_by(GROUP_KEYS).agg(n=t.h.count(), total=t.count(), value=t.h.median()).to_pandas()
+    lo, hi = _order_statistics(ctx, t, g)
+    extra = [{"open_n": int(a - b)} for a, b in zip(g.total, g.n, strict=True)]
+    return result(g, value=g.value, n=g.n, ci_low=lo, ci_high=hi, extra=extra)
+
+
+def _order_statistics(ctx: Context, t: Any, g: Frame) -> tuple[Any, Any]:
+    ranks = iv.median_ranks(f64(g, "n"), ctx.settings.stats.confidence)
+    want = pd.DataFrame(
+        {"period_label": g.period_label, "grp": g.grp, "l": ranks[0], "u": ranks[1]}
+    ).dropna()
+    if want.empty:
+        return np.full(len(g), np.nan), np.full(len(g), np.nan)
+    valued = t.filter(t.h.notnull())
+    rank = ibis.row_number().over(group_by=[valued.period_label, valued.grp], order_by=valued.h) + 1
+    ranked = valued.mutate(rk=rank)
+    sel = ibis.memtable(want.astype({"l": "int64", "u": "int64"}))
+    hit = ranked.join(sel, ["period_label", "grp"]).filter((_.rk == _.l) | (_.rk == _.u))
+    picked = (
+        hit.group_by(GROUP_KEYS)
+        .agg(
+            lo=(hit.rk == hit.l).ifelse(hit.h, None).max(),
+            hi=(hit.rk == hit.u).ifelse(hit.h, None).max(),
+        )
+        .to_pandas()
+    )
+    merged = g[GROUP_KEYS].merge(picked, on=GROUP_KEYS, how="left")
+    return merged["lo"].to_numpy(dtype="float64"), merged["hi"].to_numpy(dtype="float64")
+
+
+def rewards(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+    rows = attach_group(ctx, in_window(ctx, ctx.source.table("rewards"), "given_at"))
+    g = aggregate(
+        ctx, rows, n=_.count(), cost=_.value.sum(), x=(_.kind == "monetary").ifelse(1, 0).sum()
+    )
+    if m.param("part") == "cost":
+        return result(g, value=g.cost, numerator=g.cost, n=g.n)
+    lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
+    return result(
+        g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
+    )
+
+
+EVENT_FAMILIES = {
+    Family.NEW_LOGOS: new_logos,
+    Family.REFERRAL: referral_conversion,
+    Family.SAY_DO: say_do,
+    Family.ASKS: asks_metric,
+    Family.TICKET_MEDIAN: ticket_median,
+    Family.REWARDS: rewards,
+}

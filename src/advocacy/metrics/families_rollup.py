@@ -1,0 +1,292 @@
+"""Metric families computed from the shared account × period rollup."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+from ibis import _
+
+from advocacy.errors import UserError
+from advocacy.metrics import intervals as iv
+from advocacy.metrics.context import Context
+from advocacy.metrics.frames import f64, ratio, result
+from advocacy.metrics.grouping import aggregate, with_totals
+from advocacy.metrics.rollup import action_column
+from advocacy.metrics.spec import Basis, Family, MetricDef
+
+Frame = pd.DataFrame
+
+
+def account_rate(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    """Share of active accounts with ≥ 1 qualifying action (logo), or ARR-weighted (arr)."""
+    act = r.filter(r.active == 1)
+    hit = (act[action_column(m)] > 0).ifelse(1.0, 0.0)
+    return _weighted_share(ctx, act, hit, basis)
+
+
+def coverage(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    act = r.filter(r.active == 1)
+    return _weighted_share(ctx, act, (act.nps_n > 0).ifelse(1.0, 0.0), basis)
+
+
+def _weighted_share(ctx: Context, act: Any, hit: Any, basis: Basis) -> Frame:
+    conf = ctx.settings.stats.confidence
+    if basis is Basis.LOGO:
+        g = aggregate(ctx, act.mutate(hit=hit), n=_.count(), x=_.hit.sum())
+        lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), conf)
+        return result(
+            g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
+        )
+    t = act.mutate(hit=hit, w=act.arr_weight)
+    g = aggregate(
+        ctx, t, excluded=(_.w <= 0).ifelse(1, 0).sum(), n=(_.w > 0).ifelse(1, 0).sum(),
+        sx=(_.w * _.hit).sum(), sy=_.w.sum(), sxx=(_.w * _.hit * _.w * _.hit).sum(),
+        syy=(_.w * _.w).sum(), sxy=(_.w * _.hit * _.w).sum(),
+    )  # fmt: skip
+    value, lo, hi = iv.delta_ratio(g, conf)
+    extra = [{"excluded_no_arr": int(e)} for e in g.excluded]
+    return result(
+        g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi, extra=extra
+    )
+
+
+def _survey_rows(ctx: Context, r: Any, survey: str, basis: Basis) -> Any:
+    if basis is Basis.RESPONSE:
+        return r.filter(r[f"{survey}_n"] > 0)
+    latest = r.filter((r.active == 1) & (r[f"last_{survey}"] > 0))
+    return latest.filter(latest.arr_weight > 0) if basis is Basis.ARR else latest
+
+
+def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    """100 × (P − D)/n with a cluster-robust SE over accounts (adjusted-Wald below n = 30)."""
+    rows = _survey_rows(ctx, r, "nps", basis)
+    if basis is Basis.RESPONSE:
+        s, n = rows.nps_prom - rows.nps_det, rows.nps_n
+        g = aggregate(ctx, rows.mutate(s=s, nc=n), n=_.nc.sum(), p=_.nps_prom.sum(), d=_.nps_det.sum(),
+                      clusters=_.count(), ss=(_.s * _.s).sum(), sn=(_.s * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
+        return _nps_result(ctx, g, basis=basis)
+    s = rows.last_nps_prom - rows.last_nps_det
+    w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
+    g = aggregate(ctx, rows.mutate(s=s, w=w), n=_.count(), p=_.last_nps_prom.sum(), d=_.last_nps_det.sum(),
+                  sx=(_.w * _.s).sum(), sy=_.w.sum(), sxx=(_.w * _.s * _.w * _.s).sum(),
+                  syy=(_.w * _.w).sum(), sxy=(_.w * _.s * _.w).sum())  # fmt: skip
+    population = _active_counts(ctx, r)
+    return _nps_result(
+        ctx, g.merge(population, on=["period_label", "grp"], how="left"), basis=basis
+    )
+
+
+def _active_counts(ctx: Context, r: Any) -> Frame:
+    return aggregate(ctx, r.filter(r.active == 1), active_n=_.count())
+
+
+def _nps_result(ctx: Context, g: Frame, *, basis: Basis) -> Frame:
+    conf = ctx.settings.stats.confidence
+    population = (
+        f64(g, "active_n") if ctx.settings.stats.fpc == "auto" and "active_n" in g else None
+    )
+    if basis is Basis.ARR:
+        value, lo, hi = iv.delta_ratio(g, conf, scale=100.0, population=population)
+    elif basis is Basis.LOGO:
+        value, lo, hi = iv.nps_logo(g, conf, population)
+    else:
+        value, lo, hi = iv.nps(g, conf)
+    if basis is Basis.ARR:
+        return result(
+            g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi
+        )
+    return result(
+        g, value=value, numerator=g.p - g.d, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
+    )
+
+
+_BAND = {"promoter": "nps_prom", "detractor": "nps_det", "satisfied": "csat_sat"}
+
+
+def survey_share(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    """Share of responses in a band, Wilson cluster-adjusted (response) or per account."""
+    survey, band = m.param("survey"), m.param("band")
+    rows = _survey_rows(ctx, r, survey, basis)
+    total = f"{survey}_n"
+    y = rows.nps_n - rows.nps_prom - rows.nps_det if band == "passive" else rows[_BAND[band]]
+    if basis is Basis.RESPONSE:
+        g = aggregate(ctx, rows.mutate(y=y, nc=rows[total]), n=_.nc.sum(), x=_.y.sum(), clusters=_.count(),
+                      yy=(_.y * _.y).sum(), yn=(_.y * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
+        value, lo, hi = iv.share_clustered(g, ctx.settings.stats.confidence)
+        return result(g, value=value, numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi)
+    last = _last_band(rows, survey, band)
+    w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
+    return _weighted_share(
+        ctx, rows.mutate(arr_weight=w), last, Basis.LOGO if basis is Basis.LOGO else Basis.ARR
+    )
+
+
+def _last_band(rows: Any, survey: str, band: str) -> Any:
+    if survey == "csat":
+        return rows.last_csat_sat.cast("float64")
+    if band == "passive":
+        return (1 - rows.last_nps_prom - rows.last_nps_det).cast("float64")
+    return rows[f"last_nps_{'prom' if band == 'promoter' else 'det'}"].cast("float64")
+
+
+def survey_mean(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    """Mean CSAT on its native scale when the group shares one scale, else normalised 0–1."""
+    if basis is not Basis.RESPONSE:
+        raise UserError("csat_mean is computed on the response basis only")
+    rows = r.filter(r.csat_n > 0)
+    g = aggregate(
+        ctx, rows, n=_.csat_n.sum(), clusters=_.count(), s_native=_.csat_score.sum(),
+        q_native=(_.csat_score * _.csat_score).sum(), sn_native=(_.csat_score * _.csat_n).sum(),
+        s_norm=_.csat_norm.sum(), q_norm=(_.csat_norm * _.csat_norm).sum(),
+        sn_norm=(_.csat_norm * _.csat_n).sum(), nn=(_.csat_n * _.csat_n).sum(),
+        lo_min=_.csat_min_lo.min(), lo_max=_.csat_max_lo.max(), hi_min=_.csat_min_hi.min(), hi_max=_.csat_max_hi.max(),
+    )  # fmt: skip
+    native = (g.lo_min == g.lo_max) & (g.hi_min == g.hi_max)
+    s = np.where(native, g.s_native, g.s_norm)
+    q = np.where(native, g.q_native, g.q_norm)
+    sn = np.where(native, g.sn_native, g.sn_norm)
+    value, lo, hi = iv.mean_clustered(
+        s, q, sn, f64(g, "nn"), f64(g, "n"), f64(g, "clusters"), ctx.settings.stats.confidence
+    )
+    extra = [{"scale": "native" if nat else "normalised 0–1"} for nat in native]
+    return result(
+        g, value=value, numerator=s, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi, extra=extra
+    )
+
+
+def event_count(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    col = action_column(m)
+    rows = r.filter((r.active == 1) | (r[col] > 0))
+    g = aggregate(ctx, rows, x=_[col].sum())
+    lo, hi = iv.poisson_exact(f64(g, "x"), ctx.settings.stats.confidence)
+    return result(g, value=g.x, numerator=g.x, n=g.x, ci_low=lo, ci_high=hi)
+
+
+def review_rating(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    rows = r.filter(r.rating_n > 0)
+    g = aggregate(ctx, rows, n=_.rating_n.sum(), s=_.rating_sum.sum(), q=_.rating_sq.sum())
+    value, lo, hi = iv.mean_t(f64(g, "s"), f64(g, "q"), f64(g, "n"), ctx.settings.stats.confidence)
+    return result(g, value=value, numerator=g.s, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi)
+
+
+def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    """GRR, NRR, logo retention over the starting base (MRR_start > 0); delta / Wilson."""
+    base = r.filter(r.mrr_start > 0)
+    part = m.param("part")
+    conf = ctx.settings.stats.confidence
+    if part == "logo":
+        g = aggregate(
+            ctx, base.mutate(kept=(base.mrr_end > 0).ifelse(1, 0)), n=_.count(), x=_.kept.sum()
+        )
+        g = _add_dated_retention(ctx, g)
+        lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), conf)
+        return result(
+            g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
+        )
+    x = ibis.least(base.mrr_end, base.mrr_start) if part == "grr" else base.mrr_end
+    t = base.mutate(x=x.cast("float64"), y=base.mrr_start.cast("float64"))
+    g = aggregate(ctx, t, n=_.count(), sx=_.x.sum(), sy=_.y.sum(), sxx=(_.x * _.x).sum(),
+                  syy=(_.y * _.y).sum(), sxy=(_.x * _.y).sum())  # fmt: skip
+    value, lo, hi = iv.delta_ratio(g, conf)
+    return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi)
+
+
+def _add_dated_retention(ctx: Context, g: Frame) -> Frame:
+    """Accounts with no revenue rows at all follow the date rule (DESIGN §5 logo_retention)."""
+    billed = ctx.source.table("revenue").select("account_id").distinct()
+    dated = ctx.accounts.select("account_id", "created_at", "churned_at").anti_join(
+        billed, "account_id"
+    )
+    dated = dated.cross_join(ctx.cal.select("period_label", "p_start", "w_end"))
+    base = dated.filter(
+        (dated.created_at < dated.p_start)
+        & (dated.churned_at.isnull() | (dated.churned_at >= dated.p_start))
+    )
+    base = base.mutate(
+        kept=(base.churned_at.isnull() | (base.churned_at >= base.w_end)).ifelse(1, 0)
+    )
+    from advocacy.metrics.grouping import attach_group
+
+    d = aggregate(ctx, attach_group(ctx, base), n=_.count(), x=_.kept.sum())
+    merged = pd.concat([g, d]).groupby(["period_label", "grp"], as_index=False)[["n", "x"]].sum()
+    return merged
+
+
+def mrr_bridge(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    s, e = r.mrr_start, r.mrr_end
+    t = r.filter((s > 0) | (e > 0)).mutate(
+        new=((s == 0) & (e > 0) & (r.paid_before == 0)).ifelse(e, 0.0),
+        reactivation=((s == 0) & (e > 0) & (r.paid_before == 1)).ifelse(e, 0.0),
+        expansion=((s > 0) & (e > s)).ifelse(e - s, 0.0),
+        contraction=((s > 0) & (e > 0) & (e < s)).ifelse(s - e, 0.0),
+        churn=((s > 0) & (e == 0)).ifelse(s, 0.0),
+    )
+    parts = ["new", "reactivation", "expansion", "contraction", "churn"]
+    g = aggregate(
+        ctx,
+        t,
+        n=_.count(),
+        start=_.mrr_start.sum(),
+        end=_.mrr_end.sum(),
+        **{p: _[p].sum() for p in parts},
+    )
+    extra = [
+        {"start": row.start, **{p: getattr(row, p) for p in parts}, "end": row.end}
+        for row in g.itertuples()
+    ]
+    return result(g, value=g.end, numerator=g.end, denominator=g.start, n=g.n, extra=extra)
+
+
+def concentration(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+    """Share of counted actions by the top ⌈10%⌉ advocate accounts, and their Gini."""
+    adv = with_totals(ctx, r.filter(r.counted > 0))
+    win = ibis.window(
+        group_by=[adv.period_label, adv.grp], order_by=[ibis.desc(adv.counted), adv.account_id]
+    )
+    asc = ibis.window(group_by=[adv.period_label, adv.grp], order_by=[adv.counted, adv.account_id])
+    cnt = ibis.window(group_by=[adv.period_label, adv.grp])
+    t = adv.mutate(
+        rank_desc=ibis.row_number().over(win),
+        rank_asc=ibis.row_number().over(asc) + 1,
+        k=adv.count().over(cnt),
+    )
+    t = t.mutate(top=((t.rank_desc + 1) <= (t.k * 0.1).ceil()).ifelse(1, 0))
+    g = (
+        t.group_by(["period_label", "grp"])
+        .agg(
+            n=_.count(),
+            total=_.counted.sum(),
+            top_sum=(_.counted * _.top).sum(),
+            weighted=(_.counted * _.rank_asc).sum(),
+        )
+        .to_pandas()
+    )
+    n, total = f64(g, "n"), f64(g, "total")
+    gini = 2 * f64(g, "weighted") / (n * total) - (n + 1) / n
+    extra = [{"gini": float(x), "top_k": math.ceil(0.1 * k)} for x, k in zip(gini, n, strict=True)]
+    return result(
+        g,
+        value=ratio(g.top_sum, g.total),
+        numerator=g.top_sum,
+        denominator=g.total,
+        n=g.n,
+        extra=extra,
+    )
+
+
+ROLLUP_FAMILIES = {
+    Family.ACCOUNT_RATE: account_rate,
+    Family.COVERAGE: coverage,
+    Family.NPS: nps,
+    Family.SURVEY_SHARE: survey_share,
+    Family.SURVEY_MEAN: survey_mean,
+    Family.EVENT_COUNT: event_count,
+    Family.EVENT_MEAN: review_rating,
+    Family.RETENTION: retention,
+    Family.BRIDGE: mrr_bridge,
+    Family.CONCENTRATION: concentration,
+}

@@ -1,0 +1,175 @@
+"""The shared account × period rollup: every metric of a request aggregates this one table.
+
+Events are reduced to one row per account and period first (DESIGN §2: no DISTINCT counts over
+raw events), then each metric is a GROUP BY over the rollup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+from ibis import _
+
+from advocacy.metrics.context import Context
+from advocacy.metrics.grouping import drop_right
+from advocacy.metrics.spec import Family, MetricDef
+
+KEYS = ["account_id", "period_label"]
+
+
+def counted(actions: Any) -> Any:
+    """The counted-action rule (DESIGN §4): not `other`; good reviews; non-negative mentions."""
+    return (
+        (actions.action_type != "other")
+        & ((actions.action_type != "review") | actions.rating.isnull() | (actions.rating >= 4))
+        & (
+            (actions.action_type != "social_mention")
+            | actions.sentiment.isnull()
+            | (actions.sentiment >= 0)
+        )
+    )
+
+
+def in_window(ctx: Context, table: Any, column: str) -> Any:
+    """Rows of known accounts whose `column` falls in a period's window (and before as_of)."""
+    known = table.semi_join(ctx.accounts.select("account_id"), "account_id")
+    cal = ctx.cal
+    return known.join(cal, (known[column] >= cal.w_start) & (known[column] < cal.w_end))
+
+
+def action_column(metric: MetricDef) -> str:
+    return f"m_{metric.name}"
+
+
+def _action_agg(ctx: Context, metrics: list[MetricDef]) -> Any:
+    acts = in_window(ctx, ctx.source.table("advocacy_actions"), "occurred_at")
+    is_counted = counted(acts)
+    aggs: dict[str, Any] = {"counted": is_counted.ifelse(1, 0).sum()}
+    for m in metrics:
+        types = m.param("action_types")
+        hit = is_counted if m.param("counted", True) else ibis.literal(True)
+        if types:
+            hit = hit & acts.action_type.isin(list(types))
+        aggs[action_column(m)] = hit.ifelse(1, 0).sum()
+    review = (acts.action_type == "review") & acts.rating.notnull()
+    aggs["rating_n"] = review.ifelse(1, 0).sum()
+    aggs["rating_sum"] = review.ifelse(acts.rating, 0.0).sum()
+    aggs["rating_sq"] = review.ifelse(acts.rating * acts.rating, 0.0).sum()
+    return acts.group_by(KEYS).agg(**aggs)
+
+
+def satisfied(ctx: Context, r: Any) -> Any:
+    """The one CSAT threshold: top2 = score ≥ max − 1 on scales of 5+ points, else top box."""
+    points = r.scale_max - r.scale_min + 1
+    if ctx.settings.csat_satisfied == "top1":
+        return r.score >= r.scale_max
+    return ((points >= 5) & (r.score >= r.scale_max - 1)) | (
+        (points < 5) & (r.score >= r.scale_max)
+    )
+
+
+def _survey_agg(ctx: Context) -> Any:
+    r = in_window(ctx, ctx.source.table("survey_responses"), "responded_at")
+    nps = r.survey == "nps"
+    csat = r.survey == "csat"
+    s = r.mutate(
+        is_nps=nps.ifelse(1, 0),
+        prom=(nps & (r.score >= 9)).ifelse(1, 0),
+        det=(nps & (r.score <= 6)).ifelse(1, 0),
+        is_csat=csat.ifelse(1, 0),
+        sat=(csat & satisfied(ctx, r)).ifelse(1, 0),
+        c_score=csat.ifelse(r.score, 0.0),
+        c_norm=csat.ifelse((r.score - r.scale_min) / (r.scale_max - r.scale_min).nullif(0), 0.0),
+    )
+    rank = ibis.row_number().over(
+        group_by=[s.account_id, s.period_label, s.survey],
+        order_by=[ibis.desc(s.responded_at), ibis.desc(s.response_id)],
+    )
+    s = s.mutate(latest=(rank == 0).ifelse(1, 0))
+    return s.group_by(KEYS).agg(
+        nps_n=_.is_nps.sum(), nps_prom=_.prom.sum(), nps_det=_.det.sum(),
+        last_nps_prom=(_.prom * _.latest).sum(), last_nps_det=(_.det * _.latest).sum(),
+        last_nps=(_.is_nps * _.latest).sum(),
+        csat_n=_.is_csat.sum(), csat_sat=_.sat.sum(), csat_score=_.c_score.sum(),
+        csat_score_sq=(_.c_score * _.c_score).sum(), csat_norm=_.c_norm.sum(),
+        csat_norm_sq=(_.c_norm * _.c_norm).sum(),
+        last_csat=(_.is_csat * _.latest).sum(), last_csat_sat=(_.sat * _.latest).sum(),
+        last_csat_score=(_.c_score * _.latest).sum(), last_csat_norm=(_.c_norm * _.latest).sum(),
+        csat_min_lo=csat.ifelse(r.scale_min, None).min(), csat_max_lo=csat.ifelse(r.scale_min, None).max(),
+        csat_min_hi=csat.ifelse(r.scale_max, None).min(), csat_max_hi=csat.ifelse(r.scale_max, None).max(),
+    )  # fmt: skip
+
+
+def revenue_months(ctx: Context) -> Any:
+    """Revenue rows of known accounts up to as_of (a month counts once it has begun)."""
+    revenue = ctx.source.table("revenue")
+    revenue = revenue.filter(revenue.month <= ibis.literal(ctx.as_of))
+    return revenue.semi_join(ctx.accounts.select("account_id"), "account_id")
+
+
+def _revenue_agg(ctx: Context) -> Any:
+    """Per account and period: MRR of the start and end months, the ARR weight, paid before."""
+    rev = revenue_months(ctx)
+    cal = ctx.cal
+    first_paid = rev.filter(rev.mrr > 0).group_by("account_id").agg(first_paid=_.month.min())
+    joined = rev.join(cal, (rev.month >= cal.start_month) & (rev.month < cal.w_end_date))
+    joined = drop_right(joined.left_join(first_paid, "account_id"))
+    in_win = joined.month >= joined.w_start_date
+    paying_in = in_win & (joined.mrr > 0)
+    first_in = ibis.row_number().over(
+        group_by=[joined.account_id, joined.period_label],
+        order_by=[(~paying_in).ifelse(1, 0), joined.month],
+    )
+    j = joined.mutate(first_in=((first_in == 0) & paying_in).ifelse(1, 0))
+    return j.group_by(KEYS).agg(
+        mrr_start=(j.month == j.start_month).ifelse(j.mrr, 0.0).sum(),
+        mrr_end=(j.month == j.end_month).ifelse(j.mrr, 0.0).sum(),
+        first_in_mrr=(j.first_in == 1).ifelse(j.mrr, 0.0).sum(),
+        paid_before=(j.first_paid < j.start_month).ifelse(1, 0).max(),
+    )  # fmt: skip
+
+
+def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
+    """The rollup for these metrics: groups × periods with only the parts they need."""
+    families = {m.family for m in metrics}
+    r = drop_right(ctx.groups.left_join(ctx.active.mutate(active=ibis.literal(1)), KEYS))
+    r = r.mutate(active=_.active.fill_null(0))
+    action_metrics = [m for m in metrics if m.family in (Family.ACCOUNT_RATE, Family.EVENT_COUNT)]
+    if families & {
+        Family.ACCOUNT_RATE,
+        Family.EVENT_COUNT,
+        Family.EVENT_MEAN,
+        Family.CONCENTRATION,
+    }:
+        r = _join(r, _action_agg(ctx, action_metrics))
+    if families & {Family.NPS, Family.SURVEY_SHARE, Family.SURVEY_MEAN, Family.COVERAGE}:
+        r = _join(r, _survey_agg(ctx))
+    if families & {Family.RETENTION, Family.BRIDGE} or any(
+        b.value == "arr" for b in _bases(ctx, metrics)
+    ):
+        rev = _revenue_agg(ctx)
+        r = _join(r, rev)
+        r = r.mutate(
+            arr_weight=12
+            * ibis.cases(
+                (r.mrr_start > 0, r.mrr_start), (r.first_in_mrr > 0, r.first_in_mrr), else_=0.0
+            )
+        )
+    return r
+
+
+def _bases(ctx: Context, metrics: list[MetricDef]) -> list[Any]:
+    return [ctx.request.basis or m.default_basis for m in metrics]
+
+
+def _join(left: Any, right: Any) -> Any:
+    joined = left.left_join(right, KEYS)
+    extra = [c for c in joined.columns if c.endswith("_right")]
+    joined = joined.drop(*extra)
+    fills = {
+        c: joined[c].fill_null(0)
+        for c in right.columns
+        if c not in KEYS and not c.startswith("csat_m")
+    }
+    return joined.mutate(**fills)

@@ -1,0 +1,44 @@
+"""Canonical tables as Ibis expressions, from the store or a mapped read-only warehouse source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from advocacy.errors import UserError
+from advocacy.schema import TABLES
+
+
+@dataclass(frozen=True)
+class TableMap:
+    """Where a canonical table lives in a warehouse: its name there and column renames."""
+
+    table: str
+    columns: dict[str, str] = field(default_factory=dict)  # canonical -> physical
+
+
+@dataclass(frozen=True)
+class Source:
+    """Reads canonical tables; a warehouse source renames physical tables and columns."""
+
+    con: Any
+    tables: dict[str, TableMap] = field(default_factory=dict)
+
+    def table(self, name: str) -> Any:
+        mapped = self.tables.get(name)
+        physical = mapped.table if mapped else name
+        try:
+            expr = self.con.table(physical)
+        except Exception as exc:
+            raise UserError(f"the source has no table '{physical}' for {name}: {exc}") from None
+        if mapped and mapped.columns:
+            expr = expr.rename(dict(mapped.columns))
+        wanted = [c for c in TABLES[name].names if c in expr.columns] if name in TABLES else []
+        return expr if name == "accounts" or not wanted else expr.select(*wanted)
+
+    def has(self, name: str) -> bool:
+        mapped = self.tables.get(name)
+        try:
+            return (mapped.table if mapped else name) in self.con.list_tables()
+        except Exception:
+            return False

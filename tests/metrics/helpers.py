@@ -1,0 +1,78 @@
+"""Helpers of the metric tests: importing a company, reading it back, comparing results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from advocacy.demo import GeneratedCompany
+from advocacy.schema import TABLES
+from advocacy.workspace import Workspace, init_workspace
+
+COMPARED = ("value", "numerator", "denominator", "n", "pending_n")
+
+
+@dataclass
+class Company:
+    ws: Workspace
+    generated: GeneratedCompany
+
+    @property
+    def as_of(self) -> date:
+        return self.generated.as_of
+
+
+def import_company(generated: GeneratedCompany, folder: Path, db: str | None = None) -> Workspace:
+    ws = init_workspace(folder, db=db)
+    for table, parts in generated.files.items():
+        ws.import_files([parts[0].parent], table=table)
+    return ws
+
+
+def canonical_frames(ws: Workspace) -> dict[str, pd.DataFrame]:
+    """The stored tables as the oracle reads them (open history intervals as missing)."""
+    tables = {name: ws.query(f'SELECT * FROM "{name}"') for name in TABLES}
+    history = ws.query("SELECT * FROM _account_history").rename(columns={"column_name": "column"})
+    history["valid_to"] = [
+        None if pd.Timestamp(v).year >= 9999 else v for v in history["valid_to"].astype(object)
+    ]
+    tables["_account_history"] = history
+    return tables
+
+
+def _num(value: Any) -> float:
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def differences(
+    left: pd.DataFrame, right: pd.DataFrame, by: str | None, rel: float = 1e-9
+) -> list[str]:
+    """Rows or values that differ between two results, keyed by period start and group."""
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        group = frame[by].fillna("(total)").astype(str) if by else ""
+        return frame.assign(_k=frame["period_start"].astype(str) + "|" + group).set_index("_k")
+
+    a, b = keyed(left), keyed(right)
+    problems = []
+    if set(a.index) != set(b.index):
+        problems.append(
+            f"rows only left {sorted(set(a.index) - set(b.index))[:3]}, only right {sorted(set(b.index) - set(a.index))[:3]}"
+        )
+    for key in sorted(set(a.index) & set(b.index)):
+        for col in COMPARED:
+            x, y = _num(a.at[key, col]), _num(b.at[key, col])
+            same = (math.isnan(x) and math.isnan(y)) or abs(x - y) <= rel * max(1.0, abs(y))
+            if not same:
+                problems.append(f"{key} {col}: {x} != {y}")
+    return problems

@@ -1,0 +1,61 @@
+"""Every metric equals the independent, literal pandas oracle (tests/oracle) on a demo company."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from advocacy.metrics.catalog import CATALOG
+from tests.metrics.helpers import Company, canonical_frames, differences
+from tests.oracle.metrics_oracle import compute
+
+START, END = date(2024, 10, 1), date(2026, 10, 1)
+NAMES = [m.name for m in CATALOG]
+
+
+@pytest.fixture(scope="module")
+def frames(company: Company) -> dict[str, object]:
+    return canonical_frames(company.ws)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("metric", NAMES)
+def test_by_segment_and_quarter(company: Company, frames: dict, metric: str) -> None:
+    ours = company.ws.metrics(metric, by="segment", start=START, end=END, as_of=company.as_of)
+    theirs = compute(frames, metric=metric, start=START, end=END, by="segment", as_of=company.as_of)
+    assert not ours.empty
+    assert differences(ours, theirs, "segment") == []
+
+
+SHAPES = [
+    pytest.param("nps", {"basis": "logo"}, id="nps-logo"),
+    pytest.param("nps", {"basis": "arr"}, id="nps-arr"),
+    pytest.param("advocacy_rate", {"basis": "arr"}, id="advocacy-arr"),
+    pytest.param("csat", {"by": "plan"}, id="csat-by-plan"),
+    pytest.param(
+        "advocacy_rate",
+        {"period": "month", "start": date(2026, 1, 1), "end": date(2026, 7, 1)},
+        id="monthly",
+    ),
+    pytest.param("nrr", {"window": "ttm"}, id="nrr-ttm"),
+    pytest.param("grr", {"window": "ttm", "by": "region"}, id="grr-ttm-region"),
+    pytest.param("advocacy_rate", {"window": "ttm"}, id="rate-ttm"),
+    pytest.param(
+        "logo_retention",
+        {"period": "year", "start": date(2024, 1, 1), "end": date(2027, 1, 1)},
+        id="yearly",
+    ),
+    pytest.param("advocacy_rate", {"by": "cohort"}, id="by-cohort"),
+    pytest.param("ask_acceptance_rate", {"as_of": date(2026, 5, 15)}, id="partial-period"),
+]
+
+
+@pytest.mark.parametrize(("metric", "options"), SHAPES)
+def test_request_shapes(company: Company, frames: dict, metric: str, options: dict) -> None:
+    opts = {"start": START, "end": END, "as_of": company.as_of, **options}
+    ours = company.ws.metrics(metric, **opts)
+    oracle_opts = {k: v for k, v in opts.items() if k != "by"}
+    oracle_opts["period"] = oracle_opts.get("period", "quarter")
+    theirs = compute(frames, metric=metric, by=opts.get("by"), **oracle_opts)
+    assert not ours.empty
+    assert differences(ours, theirs, opts.get("by")) == []
