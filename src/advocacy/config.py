@@ -39,6 +39,8 @@ class Settings:
     csat_satisfied: str = "top2"
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     stats: StatsSettings = field(default_factory=StatsSettings)
+    # [metrics.NAME] tables: user-defined metrics of the built-in kinds (see metrics/custom.py).
+    custom_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def validate(self) -> Settings:
         try:
@@ -65,6 +67,12 @@ def _section(cls: type[Any], raw: dict[str, Any], name: str) -> Any:
     return cls(**raw)
 
 
+def _custom_metrics(raw: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise UserError("[metrics] must hold one table per metric, e.g. [metrics.my_rate]")
+    return {str(k): dict(v) for k, v in raw.items()}
+
+
 def parse_settings(raw: dict[str, Any]) -> Settings:
     """Settings from the parsed TOML document, refusing unknown keys so typos are caught."""
     store = raw.get("store", {})
@@ -76,6 +84,7 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
             csat_satisfied=str(raw.get("csat", {}).get("satisfied", "top2")),
             calendar=_section(CalendarSettings, raw.get("calendar", {}), "calendar"),
             stats=_section(StatsSettings, raw.get("stats", {}), "stats"),
+            custom_metrics=_custom_metrics(raw.get("metrics", {})),
         )
     except TypeError as exc:
         raise UserError(f"invalid advocacy.toml: {exc}") from None
@@ -129,6 +138,12 @@ satisfied = "top2"        # top2: score >= scale_max - 1 on scales of 5+ points;
 confidence = 0.95
 min_n = 10                # rows with n below this are marked low_n
 fpc = "auto"
+
+# Your own metrics, of the built-in kinds (account_rate, event_count), e.g.:
+# [metrics.review_or_case_study_rate]
+# kind = "account_rate"
+# action_types = ["review", "case_study"]
+# description = "Share of active accounts with a counted review or case study"
 """
 
 

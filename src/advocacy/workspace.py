@@ -47,13 +47,15 @@ class Workspace:
         Options are those of `advocacy metrics`: by, period, start, end, window, basis, as_of,
         filters (a dict), segment_as_of, include_surveys.
         """
+        from advocacy.metrics.custom import custom_metrics
         from advocacy.metrics.engine import query
         from advocacy.metrics.source import Source
         from advocacy.metrics.spec import MetricRequest
 
         names = [metrics] if isinstance(metrics, str) else list(metrics)
         request = MetricRequest.create(names, **options)
-        return query(Source(self.store.ibis()), self.settings, request)
+        extra = custom_metrics(self.settings.custom_metrics)
+        return query(Source(self.store.ibis()), self.settings, request, extra=extra)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Rows of an internal table as a DataFrame (used for logs, quarantine, conflicts)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
@@ -49,7 +50,9 @@ def readable(rows: pd.DataFrame, by: str | None) -> pd.DataFrame:
 
     units = [BY_NAME[m].unit.value if m in BY_NAME else "ratio" for m in rows["metric"]]
     flags = []
-    for low, partial, pending in zip(rows["low_n"], rows["partial"], rows["pending_n"], strict=True):
+    for low, partial, pending in zip(
+        rows["low_n"], rows["partial"], rows["pending_n"], strict=True
+    ):
         marks = [m for m, on in (("low n", low), ("partial", partial)) if on]
         if pending:
             marks.append(f"{pending} pending")
@@ -65,6 +68,9 @@ def readable(rows: pd.DataFrame, by: str | None) -> pd.DataFrame:
         for lo, hi, u in zip(rows["ci_low"], rows["ci_high"], units, strict=True)
     ]
     table["n"] = rows["n"]
+    if "delta" in rows:
+        table["Δ"] = [_fmt(v, u) for v, u in zip(rows["delta"], units, strict=True)]
+        table["p"] = [f"{p:.3g}" if p == p else "" for p in rows["p_value"]]
     table["notes"] = flags
     return table
 
@@ -101,15 +107,15 @@ def metrics_cmd(
 ) -> None:
     """Compute metrics by period (and dimension) with intervals."""
     if list_:
-        _list(fmt)
+        _list(fmt, ctx.obj.workspace)
         return
-    if ci != "analytic" or compare is not None:
-        raise UserError("--ci bootstrap and --compare are not available in this version yet")
+    if ci != "analytic":
+        raise UserError("--ci bootstrap is not available in this version yet; use --ci analytic")
     with ctx.obj.open() as ws:
         rows = ws.metrics(
             list(names or HEADLINE), by=by, period=period, start=start, end=end, window=window,
             basis=basis, as_of=as_of, filters=_filters(filters or []),
-            segment_as_of=segment_as_of, include_surveys=include_surveys,
+            segment_as_of=segment_as_of, include_surveys=include_surveys, compare=compare,
         )  # fmt: skip
     if fmt is not Format.TABLE:
         emit(rows, fmt)
@@ -123,10 +129,13 @@ def metrics_cmd(
     emit(readable(rows, by), fmt, title=f"Metrics as of {as_of_day}")
 
 
-def _list(fmt: Format) -> None:
+def _list(fmt: Format, workspace: Path) -> None:
+    from advocacy.config import load_settings
     from advocacy.metrics.catalog import CATALOG
+    from advocacy.metrics.custom import custom_metrics
 
-    frame = pd.DataFrame([m.as_dict() for m in CATALOG])
+    custom = custom_metrics(load_settings(workspace).custom_metrics) if workspace.is_dir() else {}
+    frame = pd.DataFrame([m.as_dict() for m in (*CATALOG, *custom.values())])
     frame["bases"] = [", ".join(b) for b in frame["bases"]]
     frame["params"] = [json.dumps(p) if p else "" for p in frame["params"]]
     cols = ["name", "unit", "bases", "interval", "description", "numerator", "denominator"]

@@ -47,7 +47,7 @@ CATALOG: tuple[MetricDef, ...] = (
               "satisfied CSAT responses", "CSAT responses in the window", Unit.FRACTION, UP, (R, L, A),
               Interval.WILSON_CLUSTER, (("survey", "csat"), ("band", "satisfied"))),
     MetricDef("csat_mean", Family.SURVEY_MEAN, "Mean CSAT score on its native scale (normalised 0–1 when scales differ).",
-              "Σ CSAT scores", "CSAT responses in the window", Unit.RATIO, UP, (R, L, A), Interval.T_CLUSTER,
+              "Σ CSAT scores", "CSAT responses in the window", Unit.RATIO, UP, (R,), Interval.T_CLUSTER,
               (("survey", "csat"),)),
     _rate("advocacy_rate", None, "the headline"),
     _rate("referral_rate", ("referral",), "referrals"),

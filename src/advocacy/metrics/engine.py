@@ -12,6 +12,7 @@ import pandas as pd
 from advocacy.config import Settings
 from advocacy.errors import UserError
 from advocacy.metrics.catalog import get_metric
+from advocacy.metrics.compare import compare_previous, compare_rest
 from advocacy.metrics.context import ALL, Context, build_context
 from advocacy.metrics.families_events import EVENT_FAMILIES
 from advocacy.metrics.families_rollup import ROLLUP_FAMILIES
@@ -137,6 +138,15 @@ def query(
         pd.to_numeric(result["pending_n"], errors="coerce").fillna(0).astype("int64")
     )
     result.attrs["notes"] = ctx.notes
+    result.attrs["definitions"] = {
+        fingerprint(definition(ctx, m, _basis(request, m))): definition(ctx, m, _basis(request, m))
+        for m in metrics
+    }
+    if request.compare == "previous":
+        result = compare_previous(result, request.by, settings.stats.confidence)
+    elif request.compare == "rest":
+        assert request.by is not None
+        result = compare_rest(result, request.by, settings.stats.confidence)
     return result
 
 
