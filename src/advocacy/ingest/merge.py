@@ -207,18 +207,30 @@ def _applied_states(job: MergeJob) -> tuple[str, ...]:
             return ()
 
 
-def _count_orphans(tx: Tx, job: MergeJob) -> int:
-    """Rows stored by this import (new, or changed and applied) whose account is unknown."""
+def _count_orphans(tx: Tx, job: MergeJob, *, all_new: bool) -> int:
+    """Rows stored by this import (new, or changed and applied) whose account is unknown.
+
+    Rows are counted per account first, so the lookup runs once per account, not per row.
+    """
     if "account_id" not in job.columns or job.table.name in _ACCOUNT_REF_TABLES_EXCLUDED:
         return 0
-    applied = ", ".join(f"'{s}'" for s in _applied_states(job)) or "''"
-    return int(
+    unknown = "NOT EXISTS (SELECT 1 FROM accounts a WHERE a.account_id = g.account_id)"
+    stored = int(
         tx.scalar(
-            "SELECT count(*) FROM _stage s LEFT JOIN _cls c ON c._row = s._row "
-            f"WHERE (c._state IS NULL OR c._state IN ({applied})) AND NOT EXISTS "
-            "(SELECT 1 FROM accounts a WHERE a.account_id = s.account_id)"
+            "SELECT COALESCE(sum(g.k), 0) FROM (SELECT account_id, count(*) AS k FROM _stage "
+            f"GROUP BY account_id) g WHERE {unknown}"
         )
     )
+    if all_new:
+        return stored
+    applied = ", ".join(f"'{s}'" for s in _applied_states(job)) or "''"
+    skipped = int(
+        tx.scalar(
+            "SELECT COALESCE(sum(g.k), 0) FROM (SELECT account_id, count(*) AS k FROM _cls "
+            f"WHERE _state NOT IN ({applied}) GROUP BY account_id) g WHERE {unknown}"
+        )
+    )
+    return stored - skipped
 
 
 def merge(tx: Tx, job: MergeJob) -> MergeCounts:
@@ -227,7 +239,10 @@ def merge(tx: Tx, job: MergeJob) -> MergeCounts:
     if job.extras:
         _add_extra_columns(tx, job)
     states = _classify(tx, job)
-    counts = MergeCounts(inserted=states.get("new", 0), orphan=_count_orphans(tx, job))
+    all_new = sum(states.values()) == states.get("new", 0)
+    counts = MergeCounts(
+        inserted=states.get("new", 0), orphan=_count_orphans(tx, job, all_new=all_new)
+    )
     changed, same = states.get("changed", 0), states.get("same", 0)
     if kind is TableKind.ENTITY:
         if job.table.name == "accounts":
@@ -261,5 +276,5 @@ def merge(tx: Tx, job: MergeJob) -> MergeCounts:
         if changed:
             _reject_ledger_changes(tx, job)
             counts.rejected = changed
-    _insert_new(tx, job, all_new=sum(states.values()) == states.get("new", 0))
+    _insert_new(tx, job, all_new=all_new)
     return counts

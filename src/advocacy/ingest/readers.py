@@ -137,7 +137,7 @@ def _relation(
     by_name = ", union_by_name=true" if len(files) > 1 else ""
     if fmt == "parquet":
         _check_parquet(files)
-        return f"read_parquet({listing}, filename='_file'{by_name})", 0
+        return f"read_parquet({listing}, filename='_file', file_row_number=true{by_name})", 0
     if fmt in ("json", "ndjson"):
         for file in files:
             encoding = detect_encoding(file)
@@ -161,24 +161,44 @@ def _relation(
     return f"read_csv({', '.join(args)})", 1
 
 
+def _file_case(values: dict[str, int], default: str = "0") -> str:
+    """A CASE over `_file` (few files: the listing) mapping each to a number."""
+    whens = " ".join(f"WHEN {sql_str(f)} THEN {n}" for f, n in values.items())
+    return f"(CASE _file {whens} ELSE {default} END)" if values else default
+
+
 def _create_view(
     con: duckdb.DuckDBPyConnection, view: str, relation: str, *, header: int, skip: int,
-    several: bool,
+    files: list[Path],
 ) -> None:  # fmt: skip
-    """The view over the files, then one full scan so that parse errors surface here.
-
-    `_row` numbers rows across the files in order (unique: it identifies a row during the
-    import); `_line` is the row number within its own file, as a spreadsheet shows it.
-    """
-    # A partitioned row_number() would not keep file order; global numbering does.
-    line = "_row - min(_row) OVER (PARTITION BY _file) + 1 + " + str(header) if several else "_row"
+    """The view over the files, with `_row` (unique across the files: it identifies a row
+    during the import) and `_line` (the row number within its own file, as a spreadsheet shows
+    it). Parquet numbers rows itself; text formats are scanned once here, which both surfaces
+    parse errors and gives each file's row offset, so no window function is needed."""
+    names = [str(f) for f in files]
+    if "file_row_number" in relation:
+        index = _file_case({n: i for i, n in enumerate(names)})
+        row = f"{index} * 4294967296 + file_row_number + 1"
+        inner = (
+            f"SELECT CAST({row} AS BIGINT) AS _row, CAST(file_row_number + 1 AS BIGINT) AS _line, "
+            f"* EXCLUDE (file_row_number) FROM {relation}"
+        )
+    else:
+        counts = dict(
+            con.execute(f"SELECT _file, count(*) FROM {relation} GROUP BY _file").fetchall()
+        )
+        offsets, total = {}, 0
+        for name in names:
+            offsets[name] = total
+            total += int(counts.get(name, 0))
+        numbered = (
+            f"SELECT CAST(row_number() OVER () + {header} AS BIGINT) AS _row, * FROM {relation}"
+        )
+        inner = f"SELECT _row, CAST(_row - {_file_case(offsets)} AS BIGINT) AS _line, * EXCLUDE (_row) FROM ({numbered})"
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM ("
-        f"SELECT _row, CAST({line} AS BIGINT) AS _line, regexp_extract(_file, '[^/]*$') AS _file, "
-        f"* EXCLUDE (_row, _file) FROM (SELECT CAST(row_number() OVER () + {header} AS BIGINT) AS _row, "
-        f"* FROM {relation})) WHERE _line > {header + skip}"
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT _row, _line, regexp_extract(_file, '[^/]*$') AS _file, "
+        f"* EXCLUDE (_row, _line, _file) FROM ({inner}) WHERE _line > {header + skip}"
     )
-    con.execute(f"SELECT count(*) FROM {view}").fetchone()
 
 
 def _csv_encoding(files: list[Path], options: ReadOptions, scratch: Path) -> tuple[list[Path], str]:
@@ -208,12 +228,11 @@ def open_raw(
         options = replace(
             options, encoding="utf-8" if encoding not in _NATIVE_ENCODINGS else encoding
         )
-    several = len(files) > 1
     try:
         relation, header = _relation(files, fmt, options)
         try:
             _create_view(
-                con, view, relation, header=header, skip=options.skip_after_header, several=several
+                con, view, relation, header=header, skip=options.skip_after_header, files=files
             )
         except duckdb.Error as exc:
             # Padding short rows and quoted line breaks need the serial CSV reader.
@@ -221,7 +240,7 @@ def open_raw(
                 raise
             relation, header = _relation(files, fmt, options, parallel=False)
             _create_view(
-                con, view, relation, header=header, skip=options.skip_after_header, several=several
+                con, view, relation, header=header, skip=options.skip_after_header, files=files
             )
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except duckdb.Error as exc:

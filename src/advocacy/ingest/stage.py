@@ -73,9 +73,12 @@ def _split_duplicates(
     A cheap GROUP BY finds repeated keys first; only those are examined further.
     """
     keys = ", ".join(quote_ident(k) for k in table.key)
+    # Group on one 64-bit hash of the key first (cheap); only colliding hashes are checked by key.
+    key_hash = f"hash({keys})"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {keys} FROM _typed WHERE _err IS NULL "
-        f"GROUP BY {keys} HAVING count(*) > 1"
+        f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {keys} FROM _typed "
+        f"WHERE _err IS NULL AND {key_hash} IN (SELECT {key_hash} FROM _typed WHERE _err IS NULL "
+        f"GROUP BY ALL HAVING count(*) > 1) GROUP BY {keys} HAVING count(*) > 1"
     )
     count = con.execute("SELECT count(*) FROM _dupkeys").fetchone()
     if not count or not count[0]:

@@ -311,21 +311,31 @@ def build_select(
             )
         )
         raw_columns = [*raw_columns, *overflow]
-    fields = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in raw_columns)
+    # Raw columns travel as plain references (_r0, _r1, …): the JSON of the original row is
+    # built only for rejected rows, never for every row.
+    refs = [f"{quote_ident(c)} AS _r{i}" for i, c in enumerate(raw_columns)]
+    fields = ", ".join(f"{quote_ident(c)} := _r{i}" for i, c in enumerate(raw_columns))
+    raw_names = ", ".join(f"_r{i}" for i in range(len(raw_columns)))
     inner = ", ".join(
-        ["_row", "_line", "_file", *(f"{sql} AS {quote_ident(n)}" for n, sql in typed.items())]
+        [
+            "_row",
+            "_line",
+            "_file",
+            *(f"{sql} AS {quote_ident(n)}" for n, sql in typed.items()),
+            *refs,
+        ]
     )
     err_text = f"NULLIF(concat_ws('; ', {', '.join(e for _, e in errors) or 'NULL'}), '')"
     first = " ".join(f"WHEN {e} IS NOT NULL THEN {sql_str(c)}" for c, e in errors)
     out = ", ".join(quote_ident(c) for c in [*provided_order(table, set(typed)), *extras])
     checked = (
         f"SELECT _row, _line, _file, {out}, {err_text} AS _err, "
-        f"CASE {first or 'WHEN false THEN NULL'} END AS _err_col, _rawrec "
-        f"FROM (SELECT {inner}, struct_pack({fields}) AS _rawrec FROM {view} {where}) AS _t"
+        f"CASE {first or 'WHEN false THEN NULL'} END AS _err_col, {raw_names} "
+        f"FROM (SELECT {inner} FROM {view} {where}) AS _t"
     )
     return (
         f"SELECT _row, _line, _file, {out}, _err, _err_col, "
-        f"CASE WHEN _err IS NOT NULL THEN to_json(_rawrec) END AS _raw FROM ({checked}) AS _c"
+        f"CASE WHEN _err IS NOT NULL THEN to_json(struct_pack({fields})) END AS _raw FROM ({checked}) AS _c"
     )
 
 
