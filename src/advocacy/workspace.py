@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,17 @@ class Workspace:
         request = MetricRequest.create(names, **options)
         extra = custom_metrics(self.settings.custom_metrics)
         return query(Source(self.store.ibis()), self.settings, request, extra=extra)
+
+    def cohorts(
+        self, *, measure: str = "accounts", by: str | None = None, as_of: date | str | None = None
+    ) -> pd.DataFrame:
+        """Cohort retention curves (DESIGN §5). Example: ``ws.cohorts(measure="mrr", by="referred")``."""
+        from advocacy.metrics.cohorts import cohort_curves
+        from advocacy.metrics.source import Source
+
+        return cohort_curves(
+            Source(self.store.ibis()), self.settings, measure=measure, by=by, as_of=as_of
+        )
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Rows of an internal table as a DataFrame (used for logs, quarantine, conflicts)."""

@@ -59,3 +59,33 @@ def test_request_shapes(company: Company, frames: dict, metric: str, options: di
     theirs = compute(frames, metric=metric, by=opts.get("by"), **oracle_opts)
     assert not ours.empty
     assert differences(ours, theirs, opts.get("by")) == []
+
+
+ZONED = ["advocacy_rate", "nps", "csat", "new_logos", "referred_new_logo_share", "referral_new_arr",
+         "referral_conversion_rate", "say_do_gap", "ask_acceptance_rate", "nrr", "logo_retention",
+         "first_response_hours", "over_asked_contacts"]  # fmt: skip
+
+
+@pytest.mark.parametrize("metric", ZONED)
+def test_business_time_zone_and_fiscal_quarters(
+    company: Company, frames: dict, metric: str
+) -> None:
+    """Periods cut in New York with an April fiscal year: every boundary moves, both agree."""
+    from dataclasses import replace
+
+    from advocacy.config import CalendarSettings
+    from tests.oracle.settings import OracleSettings
+
+    saved = company.ws.settings
+    company.ws.settings = replace(saved, calendar=CalendarSettings("America/New_York", 4, "end"))
+    try:
+        ours = company.ws.metrics(
+            metric, by="segment", start=START, end=END, as_of=date(2026, 8, 20)
+        )
+    finally:
+        company.ws.settings = saved
+    theirs = compute(frames, metric=metric, start=START, end=END, by="segment", as_of=date(2026, 8, 20),
+                     settings=OracleSettings(timezone="America/New_York", fiscal_start_month=4))  # fmt: skip
+    assert not ours.empty
+    assert differences(ours, theirs, "segment") == []
+    assert ours["period_label"].str.startswith("FY").all()

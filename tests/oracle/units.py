@@ -237,11 +237,12 @@ def referral_conversion(d: Data, p: Period, w: Window, ctx: Ctx) -> pd.DataFrame
         # paid, so it is unconverted once the window closes.
         fpm = d.first_paid_month(referred) if present(referred) and referred in d.known else None
         if fpm is not None:
-            starts = d.month_utc(fpm)
-            # CHOICE: "already paying before the referral" = the first paid month *starts* before
-            # occurred_at (so a first paid month that is the referral's own month is excluded);
-            # converted = it starts in [occurred_at, occurred_at + 180 days).
-            if starts < at:
+            starts, ends = d.month_utc(fpm), d.month_utc(add_months(fpm, 1))
+            # CHOICE (agreed with the engine): "already paying before the referral" = the first
+            # paid month *ended* before occurred_at; a first paid month holding the referral day
+            # counts as a conversion (refer on the 10th, sign on the 20th: same billing month);
+            # converted = that month starts before occurred_at + 180 days.
+            if ends <= at:
                 continue
             converted = starts < at + span
         rows.append((referrer, at + span <= d.as_of_utc, float(converted)))

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from advocacy.cli import bench, demo, imports, metrics
+from advocacy.cli import bench, cohorts, demo, imports, metrics
 from advocacy.cli.context import Globals
 from advocacy.errors import UserError
 
@@ -61,6 +61,7 @@ imports.register(app, Globals)
 demo.register(app)
 bench.register(app)
 metrics.register(app)
+cohorts.register(app)
 
 
 def run() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ibis
 import pandas as pd
@@ -12,7 +13,13 @@ from ibis import _
 
 from advocacy.config import Settings
 from advocacy.errors import UserError
-from advocacy.metrics.calendar import Period, default_range, end_of_day, periods_between
+from advocacy.metrics.calendar import (
+    Period,
+    default_range,
+    end_of_day,
+    periods_between,
+    utc_instant,
+)
 from advocacy.metrics.source import Source
 from advocacy.metrics.spec import MetricRequest, Window
 
@@ -37,6 +44,7 @@ class Context:
     _groups: Any = None
     _active: Any = None
     _population: Any = None
+    _months: Any = None
 
     @property
     def cal(self) -> Any:
@@ -69,6 +77,8 @@ class Context:
         """Known, non-test accounts, with request filters applied (current values)."""
         if self._accounts is None:
             accounts = self.source.table("accounts").filter(~_.is_test.fill_null(False))
+            # An account created after as_of is not known yet (its rows are orphans then).
+            accounts = accounts.filter(accounts.created_at < self.cutoff)
             for column, value in self.request.filters:
                 if column not in accounts.columns:
                     raise UserError(f"--filter {column}=…: accounts have no column '{column}'")
@@ -82,6 +92,27 @@ class Context:
         if self._groups is None:
             self._groups = _groups(self)
         return self._groups
+
+    @property
+    def revenue(self) -> Any:
+        """Revenue rows visible at as_of: a month counts once it has begun (DESIGN §4)."""
+        revenue = self.source.table("revenue")
+        return revenue.filter(revenue.month <= ibis.literal(self.as_of))
+
+    def month_instants(self) -> Any:
+        """(m_month, m_start, m_end): each month since 1990 up to as_of, as local-midnight
+        UTC instants, so month boundaries follow the business time zone on every backend."""
+        if self._months is None:
+            tz = ZoneInfo(self.settings.calendar.timezone)
+            months, day = [], date(1990, 1, 1)
+            while day <= self.as_of:
+                months.append(day)
+                day = _next_month(day)
+            frame = pd.DataFrame({"m_month": months,
+                                  "m_start": [utc_instant(m, tz) for m in months],
+                                  "m_end": [utc_instant(_next_month(m), tz) for m in months]})  # fmt: skip
+            self._months = ibis.memtable(frame)
+        return self._months
 
     def population_groups(self) -> pd.DataFrame:
         """(period_label, grp, active_n) of groups with active accounts, totals included."""
@@ -155,7 +186,7 @@ def _groups(ctx: Context) -> Any:
 
 def cohort_labels(ctx: Context) -> Any:
     """(account_id, cohort): fiscal quarter of the first paid month, else of created_at."""
-    revenue = ctx.source.table("revenue").filter(_.mrr > 0)
+    revenue = ctx.revenue.filter(_.mrr > 0)
     first = revenue.group_by("account_id").agg(first_month=_.month.min())
     accounts = ctx.accounts.select("account_id", "created_at").left_join(first, "account_id")
     day = ibis.coalesce(accounts.first_month.cast("date"), accounts.created_at.date())
@@ -170,7 +201,7 @@ def cohort_labels(ctx: Context) -> Any:
 
 def _active(ctx: Context) -> Any:
     """Revenue decides for accounts with any revenue row; the date rule for the others."""
-    revenue = ctx.source.table("revenue")
+    revenue = ctx.revenue
     cal = ctx.cal
     paying = revenue.filter(_.mrr > 0)
     by_revenue = paying.join(

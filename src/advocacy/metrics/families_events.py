@@ -33,19 +33,33 @@ def _first_paid(ctx: Context) -> Any:
 
 
 def _new_logos(ctx: Context) -> Any:
-    """New accounts per period: first paid month in the window, or created_at without revenue."""
-    cal = ctx.cal
+    """New accounts per period: first paid month in the window, or created_at without revenue.
+
+    `first_start`/`first_end` bound that first month as local-midnight UTC instants (for an
+    account without revenue, the month of its created_at).
+    """
+    cal, months = ctx.cal, ctx.month_instants()
     first = _first_paid(ctx)
     paid = first.join(
         cal, (first.first_month >= cal.w_start_date) & (first.first_month < cal.w_end_date)
     )
-    paid = paid.select("account_id", "period_label", "first_month", "first_mrr",
-                       first_start=paid.first_month.cast("timestamp").cast("timestamp(6)"))  # fmt: skip
-    billed = ctx.source.table("revenue").select("account_id").distinct()
+    paid = paid.join(months, paid.first_month == months.m_month)
+    paid = paid.select(
+        "account_id",
+        "period_label",
+        "first_month",
+        "first_mrr",
+        first_start=paid.m_start,
+        first_end=paid.m_end,
+    )
+    billed = ctx.revenue.select("account_id").distinct()
     dated = ctx.accounts.select("account_id", "created_at").anti_join(billed, "account_id")
     dated = dated.join(cal, (dated.created_at >= cal.w_start) & (dated.created_at < cal.w_end))
-    dated = dated.select("account_id", "period_label", first_month=ibis.null("date"), first_mrr=ibis.literal(0.0),
-                         first_start=dated.created_at.cast("timestamp(6)"))  # fmt: skip
+    dated = dated.join(
+        months, (dated.created_at >= months.m_start) & (dated.created_at < months.m_end)
+    )
+    dated = dated.select("account_id", "period_label", first_month=dated.m_month, first_mrr=ibis.literal(0.0),
+                         first_start=dated.m_start, first_end=dated.m_end)  # fmt: skip
     return paid.union(dated)
 
 
@@ -63,10 +77,8 @@ def _referrers(ctx: Context, logos: Any) -> Any:
         ref_acc=_.referred_account_id, referrer=_.account_id, at=_.occurred_at, aid=_.action_id
     )
     hits = x.join(refs, x.account_id == refs.ref_acc)
-    month_end = hits.first_start + ibis.interval(months=1)
-    hits = hits.filter(
-        (hits.at >= hits.first_start - ibis.interval(days=365)) & (hits.at < month_end)
-    )
+    lookback = _seconds(hits.first_start) - 365 * DAY
+    hits = hits.filter((_seconds(hits.at) >= lookback) & (hits.at < hits.first_end))
     rank = ibis.row_number().over(
         group_by=[hits.account_id, hits.period_label], order_by=[hits.at, hits.aid]
     )
@@ -104,16 +116,18 @@ def referral_conversion(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     acts = in_window(
         ctx, ctx.source.table("advocacy_actions").filter(_.action_type == "referral"), "occurred_at"
     )
-    first = _first_paid(ctx).select(
-        ref_acc=_.account_id, first_start=_.first_month.cast("timestamp")
-    )
+    months = ctx.month_instants()
+    first = _first_paid(ctx)
+    first = first.join(months, first.first_month == months.m_month)
+    first = first.select(ref_acc=first.account_id, first_start=first.m_start, first_end=first.m_end)
     x = acts.left_join(first, acts.referred_account_id == first.ref_acc)
-    month_end = x.first_start + ibis.interval(months=1)
-    before = x.first_start.notnull() & (month_end <= x.occurred_at)
+    # Already paying: the first paid month ended before the referral. A first paid month that
+    # holds the referral day counts as converted (refer on the 10th, sign on the 20th).
+    before = x.first_end.notnull() & (x.first_end <= x.occurred_at)
     x = x.filter(~before)
     closed = (_seconds(x.occurred_at) + days * DAY) <= _seconds(ibis.literal(ctx.cutoff))
     converted = x.first_start.notnull() & (
-        _seconds(x.first_start) <= _seconds(x.occurred_at) + days * DAY
+        _seconds(x.first_start) < _seconds(x.occurred_at) + days * DAY
     )
     t = attach_group(
         ctx, x.mutate(closed=closed.ifelse(1, 0), conv=(closed & converted).ifelse(1, 0))

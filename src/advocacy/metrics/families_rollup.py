@@ -197,7 +197,7 @@ def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
 
 def _add_dated_retention(ctx: Context, g: Frame) -> Frame:
     """Accounts with no revenue rows at all follow the date rule (DESIGN §5 logo_retention)."""
-    billed = ctx.source.table("revenue").select("account_id").distinct()
+    billed = ctx.revenue.select("account_id").distinct()
     dated = ctx.accounts.select("account_id", "created_at", "churned_at").anti_join(
         billed, "account_id"
     )

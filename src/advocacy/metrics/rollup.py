@@ -103,9 +103,7 @@ def _survey_agg(ctx: Context) -> Any:
 
 def revenue_months(ctx: Context) -> Any:
     """Revenue rows of known accounts up to as_of (a month counts once it has begun)."""
-    revenue = ctx.source.table("revenue")
-    revenue = revenue.filter(revenue.month <= ibis.literal(ctx.as_of))
-    return revenue.semi_join(ctx.accounts.select("account_id"), "account_id")
+    return ctx.revenue.semi_join(ctx.accounts.select("account_id"), "account_id")
 
 
 def _revenue_agg(ctx: Context) -> Any:
