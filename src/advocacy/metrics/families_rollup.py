@@ -57,7 +57,9 @@ def _weighted_share(ctx: Context, act: Any, hit: Any, basis: Basis) -> Frame:
 def _survey_rows(ctx: Context, r: Any, survey: str, basis: Basis) -> Any:
     if basis is Basis.RESPONSE:
         return r.filter(r[f"{survey}_n"] > 0)
-    latest = r.filter((r.active == 1) & (r[f"last_{survey}"] > 0))
+    # Survey populations are known accounts, active or not (DESIGN §4); the logo basis takes
+    # each one's latest response.
+    latest = r.filter(r[f"last_{survey}"] > 0)
     return latest.filter(latest.arr_weight > 0) if basis is Basis.ARR else latest
 
 
