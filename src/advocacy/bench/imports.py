@@ -6,7 +6,6 @@ Each measurement runs in its own process so its peak memory is its own.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ import duckdb
 import pandas as pd
 from rich.console import Console
 
+from advocacy.bench.metrics import peak_rss_mb
 from advocacy.cli.output import Format, emit
 
 KINDS = ("import-parquet", "bare-parquet", "import-csv", "bare-csv")
@@ -74,7 +74,7 @@ def _worker(kind: str, data: Path, work: Path) -> dict[str, Any]:
                 for report in ws.import_files([parts[0].parent], table=table):
                     rows += report.read
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     return {"kind": kind, "rows": rows, "seconds": seconds, "peak_mb": peak}
 
 
