@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,6 +45,7 @@ class Context:
     _active: Any = None
     _population: Any = None
     _months: Any = None
+    _cached: list[Any] = field(default_factory=list)
 
     @property
     def cal(self) -> Any:
@@ -90,7 +91,7 @@ class Context:
     def groups(self) -> Any:
         """(account_id, period_label, grp): the dimension value of each account in each period."""
         if self._groups is None:
-            self._groups = _groups(self)
+            self._groups = self.cache(_groups(self))
         return self._groups
 
     @property
@@ -114,6 +115,17 @@ class Context:
             self._months = ibis.memtable(frame)
         return self._months
 
+    def cache(self, expr: Any) -> Any:
+        """Materialise a piece every metric reuses, once per request (released by `release`)."""
+        cached = expr.cache()
+        self._cached.append(cached)
+        return cached
+
+    def release(self) -> None:
+        for cached in self._cached:
+            cached.release()
+        self._cached.clear()
+
     def population_groups(self) -> pd.DataFrame:
         """(period_label, grp, active_n) of groups with active accounts, totals included."""
         if self._population is None:
@@ -127,7 +139,7 @@ class Context:
     def active(self) -> Any:
         """(account_id, period_label) of accounts active in each period's window."""
         if self._active is None:
-            self._active = _active(self)
+            self._active = self.cache(_active(self))
         return self._active
 
 

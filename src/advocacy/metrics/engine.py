@@ -127,7 +127,10 @@ def query(
     """Compute the request's metrics; one row per metric × period × group (and total)."""
     metrics = [get_metric(name, extra) for name in request.metrics]
     ctx = build_context(source, settings, request)
-    frames = [_rows(ctx, m, b, f) for m, b, f in _compute(ctx, metrics)]
+    try:
+        frames = [_rows(ctx, m, b, f) for m, b, f in _compute(ctx, metrics)]
+    finally:
+        ctx.release()
     if not frames:
         return pd.DataFrame(columns=ROW_FIELDS)
     result = pd.concat(frames, ignore_index=True)
