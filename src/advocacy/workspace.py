@@ -24,6 +24,7 @@ class Workspace:
     path: Path
     settings: Settings
     store: Store
+    _source: Any = None
 
     def import_files(
         self, paths: Sequence[Path | str], *, table: str | None = None,
@@ -50,13 +51,26 @@ class Workspace:
         """
         from advocacy.metrics.custom import custom_metrics
         from advocacy.metrics.engine import query
-        from advocacy.metrics.source import Source
         from advocacy.metrics.spec import MetricRequest
 
         names = [metrics] if isinstance(metrics, str) else list(metrics)
         request = MetricRequest.create(names, **options)
         extra = custom_metrics(self.settings.custom_metrics)
-        return query(Source(self.store.ibis()), self.settings, request, extra=extra)
+        return query(self.source(), self.settings, request, extra=extra)
+
+    def source(self) -> Any:
+        """Where metrics read: a `[source]` warehouse of advocacy.toml, else the store."""
+        if self._source is None:
+            from advocacy.metrics.source import Source
+            from advocacy.warehouse import load_source_config, warehouse_source
+
+            config = load_source_config(self.path)
+            self._source = (
+                warehouse_source(config, workspace=self.path)
+                if config
+                else Source(self.store.ibis())
+            )
+        return self._source
 
     def cohorts(
         self, *, measure: str = "accounts", by: str | None = None, as_of: date | str | None = None

@@ -21,7 +21,12 @@ DAY = 86400
 
 
 def _seconds(ts: Any) -> Any:
-    return ts.epoch_seconds()
+    """Epoch seconds with milliseconds, alike on every backend (DESIGN §11: durations).
+
+    Spark's epoch_seconds() truncates fractions, and `3600.0` becomes a DECIMAL there; whole
+    seconds plus milliseconds as float64 give the same number everywhere.
+    """
+    return ts.epoch_seconds().floor().cast("float64") + ts.millisecond().cast("float64") / 1000
 
 
 def _first_paid(ctx: Context) -> Any:

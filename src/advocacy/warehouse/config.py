@@ -75,6 +75,10 @@ def parse_source_config(raw: dict[str, Any]) -> SourceConfig:
         )
     if not isinstance(tables, dict):
         raise UserError("[source.tables] must be a table of canonical table names")
+    if not isinstance(section.get("conf", {}), dict):
+        raise UserError(
+            '[source] conf must be a table, e.g. conf = { "spark.executor.memory" = "4g" }'
+        )
     mapped = {name: _table_map(name, spec) for name, spec in tables.items()}
     return SourceConfig(backend, section, mapped)
 

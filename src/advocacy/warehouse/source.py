@@ -53,7 +53,7 @@ def mapped_source(backend: Any, config: SourceConfig) -> Source:
 
 
 def connect_backend(config: SourceConfig, *, workspace: Path | None = None) -> Any:
-    """An Ibis backend for the configured engine, in UTC and (where the engine allows) read-only."""
+    """An Ibis backend for the configured engine, in UTC (a DuckDB file is opened read-only)."""
     import ibis
 
     options = config.options
@@ -65,7 +65,7 @@ def connect_backend(config: SourceConfig, *, workspace: Path | None = None) -> A
                 conf=options.get("conf"),
             )
         case SourceBackend.POSTGRES:
-            return ibis.connect(_read_only_postgres_url(_required(options, "url")))
+            return ibis.connect(_utc_postgres_url(_required(options, "url")))
         case SourceBackend.DUCKDB:
             path = Path(_required(options, "path"))
             path = path if path.is_absolute() or workspace is None else workspace / path
@@ -83,11 +83,18 @@ def _required(options: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
-def _read_only_postgres_url(url: str) -> str:
-    """The URL with the session in UTC and every transaction read-only."""
+def _utc_postgres_url(url: str) -> str:
+    """The URL with every session in UTC (DESIGN §11).
+
+    The session is not made read-only: Ibis keeps the engine's small in-memory tables (the
+    calendar) and cached intermediates in session-temporary tables, which PostgreSQL refuses in a
+    read-only transaction. Grant the role SELECT on the mapped tables and TEMP on the database.
+    """
     parts = urlparse(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", "-c TimeZone=UTC -c default_transaction_read_only=on"))
+    pairs = parse_qsl(parts.query)
+    given = " ".join(v for k, v in pairs if k == "options")
+    query = [(k, v) for k, v in pairs if k != "options"]
+    query.append(("options", f"{given} -c TimeZone=UTC".strip()))
     return urlunparse(parts._replace(query=urlencode(query)))
 
 

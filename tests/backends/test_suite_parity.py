@@ -1,0 +1,90 @@
+"""The whole metric catalogue by segment on the demo company: every engine gives DuckDB's rows.
+
+The reference is the company imported into a DuckDB store. Spark reads the same Parquet files
+from renamed warehouse tables through the `[source]` mapping; DuckDB reads them as a read-only
+warehouse file the same way; PostgreSQL imports them. Values, numerators, denominators, n,
+pending_n and intervals must agree at 1e-9 relative.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from advocacy.config import Settings
+from advocacy.demo import GeneratedCompany
+from advocacy.metrics.catalog import CATALOG
+from advocacy.metrics.engine import query
+from advocacy.metrics.source import Source
+from advocacy.metrics.spec import MetricRequest
+from tests.backends.cases import RowMismatch, frame_differences
+from tests.backends.conftest import expect_gap
+from tests.backends.engines import EngineConfig
+
+METRICS = [m.name for m in CATALOG]
+BY = "segment"
+Outcome = pd.DataFrame | Exception
+
+
+def _request(company: GeneratedCompany, names: list[str]) -> MetricRequest:
+    return MetricRequest.create(
+        names, by=BY, start=date(2024, 10, 1), end=date(2026, 10, 1), as_of=company.as_of
+    )
+
+
+def run_catalogue(source: Source, company: GeneratedCompany, skip: set[str]) -> dict[str, Outcome]:
+    """All metrics in one request (shared rollup, as users run it); one by one if that fails.
+
+    Metrics in `skip` (known to raise on this engine) run alone, so they cannot hide the others.
+    """
+    together = [m for m in METRICS if m not in skip]
+    out: dict[str, Outcome] = {}
+    try:
+        rows = query(source, Settings(), _request(company, together))
+        out = {m: rows[rows.metric == m] for m in together}
+    except Exception:
+        skip = set(METRICS)
+    for metric in sorted(skip):
+        try:
+            out[metric] = query(source, Settings(), _request(company, [metric]))
+        except Exception as exc:
+            out[metric] = exc
+    return out
+
+
+@pytest.fixture(scope="session")
+def reference_rows(reference: Source, company: GeneratedCompany) -> pd.DataFrame:
+    return query(reference, Settings(), _request(company, METRICS))
+
+
+@pytest.fixture(scope="module")
+def catalogue(backend: EngineConfig, company: GeneratedCompany) -> dict[str, Outcome]:
+    source = backend.load_company(company)
+    raising = {
+        key.split(":", 1)[1]
+        for key, gap in backend.known_gaps.items()
+        if key.startswith("suite:") and gap.raises is not RowMismatch
+    }
+    return run_catalogue(source, company, raising)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_metric_matches_duckdb(
+    metric: str,
+    backend: EngineConfig,
+    catalogue: dict[str, Outcome],
+    reference_rows: pd.DataFrame,
+    request: pytest.FixtureRequest,
+) -> None:
+    expect_gap(request, backend, f"suite:{metric}")
+    got = catalogue[metric]
+    if isinstance(got, Exception):
+        raise got
+    want = reference_rows[reference_rows.metric == metric]
+    assert len(want), f"the reference has no rows for {metric}: the demo should exercise it"
+    problems = frame_differences(got, want, BY)
+    if problems:
+        raise RowMismatch(f"{metric} on {backend.name}:\n  " + "\n  ".join(problems[:20]))
+    assert set(got.fingerprint) == set(want.fingerprint)
