@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import date
 
-import psycopg
 import pytest
 
-from advocacy.demo import GeneratedCompany
 from advocacy.metrics.catalog import CATALOG
 from advocacy.workspace import Workspace
-from tests.metrics.helpers import Company, differences, import_company
+from tests.metrics.helpers import Company, differences
 
 START, END = date(2024, 10, 1), date(2026, 10, 1)
 INTERVALS = ("ci_low", "ci_high")
-
-
-@pytest.fixture(scope="module")
-def postgres_company(
-    postgres_server_url: str, generated: GeneratedCompany, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Workspace]:
-    schema = f"advocacy_parity_{uuid.uuid4().hex[:10]}"
-    sep = "&" if "?" in postgres_server_url else "?"
-    ws = import_company(
-        generated, tmp_path_factory.mktemp("pg"), db=f"{postgres_server_url}{sep}schema={schema}"
-    )
-    yield ws
-    ws.close()
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.mark.postgres

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psycopg
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -20,12 +18,11 @@ from typer.testing import CliRunner
 from advocacy.cli import cohorts as cohorts_cli
 from advocacy.cli.context import Globals
 from advocacy.config import CalendarSettings, Settings
-from advocacy.demo import GeneratedCompany
 from advocacy.errors import UserError
 from advocacy.metrics.cohorts import cohort_curves
 from advocacy.metrics.source import Source
 from advocacy.workspace import Workspace, init_workspace
-from tests.metrics.helpers import Company, canonical_frames, import_company
+from tests.metrics.helpers import Company, canonical_frames
 from tests.oracle.cohorts import cohorts as oracle_cohorts
 from tests.oracle.settings import OracleSettings
 
@@ -279,21 +276,6 @@ def test_demo_company_default_as_of(company: Company) -> None:
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres_company(
-    postgres_server_url: str, generated: GeneratedCompany, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Workspace]:
-    schema = f"advocacy_cohorts_{uuid.uuid4().hex[:10]}"
-    sep = "&" if "?" in postgres_server_url else "?"
-    ws = import_company(
-        generated, tmp_path_factory.mktemp("pg"), db=f"{postgres_server_url}{sep}schema={schema}"
-    )
-    yield ws
-    ws.close()
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.mark.postgres
