@@ -92,12 +92,6 @@ def default_range(as_of: date, grain: str, cal: CalendarSettings) -> tuple[date,
     return add_months(end, -24), end
 
 
-def quarters_before(as_of: date, count: int, cal: CalendarSettings) -> list[Period]:
-    """The `count` complete quarters ending on or before `as_of`."""
-    end = period_start(as_of + timedelta(days=1), "quarter", cal.fiscal_start_month)
-    return periods_between(add_months(end, -3 * count), end, "quarter", cal)
-
-
 def end_of_day(day: date, cal: CalendarSettings) -> datetime:
     """as_of as an instant: the end of that day in the business time zone, naive UTC."""
     return utc_instant(day + timedelta(days=1), ZoneInfo(cal.timezone))

@@ -15,6 +15,7 @@ from advocacy.config import Settings
 from advocacy.errors import UserError
 from advocacy.metrics.calendar import (
     Period,
+    add_months,
     default_range,
     end_of_day,
     periods_between,
@@ -62,7 +63,7 @@ class Context:
                     "w_end": [min(p.end, self.cutoff) for p in self.periods],
                     "w_start_date": [p.window_start_date for p in self.periods],
                     "w_end_date": [p.end_date for p in self.periods],
-                    "start_month": [_month_before(p.window_start_date) for p in self.periods],
+                    "start_month": [add_months(p.window_start_date, -1) for p in self.periods],
                     "end_month": [self.end_month(p) for p in self.periods],
                 }
             )
@@ -108,10 +109,10 @@ class Context:
             months, day = [], date(1990, 1, 1)
             while day <= self.as_of:
                 months.append(day)
-                day = _next_month(day)
+                day = add_months(day, 1)
             frame = pd.DataFrame({"m_month": months,
                                   "m_start": [utc_instant(m, tz) for m in months],
-                                  "m_end": [utc_instant(_next_month(m), tz) for m in months]})  # fmt: skip
+                                  "m_end": [utc_instant(add_months(m, 1), tz) for m in months]})  # fmt: skip
             self._months = ibis.memtable(frame)
         return self._months
 
@@ -146,15 +147,7 @@ class Context:
 def last_complete_month(as_of: date) -> date:
     """The latest month whose last day is on or before as_of."""
     this_month = date(as_of.year, as_of.month, 1)
-    return this_month if (as_of + timedelta(days=1)).day == 1 else _month_before(this_month)
-
-
-def _month_before(day: date) -> date:
-    return date(day.year - (day.month == 1), 12 if day.month == 1 else day.month - 1, 1)
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + (day.month == 12), 1 if day.month == 12 else day.month + 1, 1)
+    return this_month if (as_of + timedelta(days=1)).day == 1 else add_months(this_month, -1)
 
 
 def _groups(ctx: Context) -> Any:
@@ -268,7 +261,7 @@ def latest_data_date(source: Source, settings: Settings) -> date:
         if month is not None and not pd.isna(month):
             m = pd.Timestamp(month).date()
             stamps.append(
-                datetime.combine(_next_month(m), datetime.min.time()) - timedelta(seconds=1)
+                datetime.combine(add_months(m, 1), datetime.min.time()) - timedelta(seconds=1)
             )
     if not stamps:
         raise UserError("there is no data to compute on yet: import some files first")

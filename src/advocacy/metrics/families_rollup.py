@@ -14,7 +14,7 @@ from advocacy.errors import UserError
 from advocacy.metrics import intervals as iv
 from advocacy.metrics.context import Context
 from advocacy.metrics.frames import f64, ratio, result
-from advocacy.metrics.grouping import aggregate, with_totals
+from advocacy.metrics.grouping import aggregate, attach_group, with_totals
 from advocacy.metrics.rollup import action_column
 from advocacy.metrics.spec import Basis, Family, MetricDef
 
@@ -211,8 +211,6 @@ def _add_dated_retention(ctx: Context, g: Frame) -> Frame:
     base = base.mutate(
         kept=(base.churned_at.isnull() | (base.churned_at >= base.w_end)).ifelse(1, 0)
     )
-    from advocacy.metrics.grouping import attach_group
-
     d = aggregate(ctx, attach_group(ctx, base), n=_.count(), x=_.kept.sum())
     merged = pd.concat([g, d]).groupby(["period_label", "grp"], as_index=False)[["n", "x"]].sum()
     return merged

@@ -36,8 +36,6 @@ def result(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
     for name in RESULT[2:]:
         value = columns.get(name, defaults.get(name))
         out[name] = value if not isinstance(value, pd.Series) else value.to_numpy()
-    if out["extra"].isna().all() if out["extra"].dtype != object else False:
-        out["extra"] = None
     return out
 
 
