@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from advocacy.analyses import AnalysisResult
 from advocacy.config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings, resolve_db_url
 from advocacy.errors import UserError
 from advocacy.ingest import ImportOptions, ImportReport, import_files, resolve_mapping
@@ -82,6 +83,20 @@ class Workspace:
         return cohort_curves(
             Source(self.store.ibis()), self.settings, measure=measure, by=by, as_of=as_of
         )
+
+    def analyze(
+        self, name: str, *, period: str = "quarter", start: date | str | None = None,
+        end: date | str | None = None, as_of: date | str | None = None, **extra: Any,
+    ) -> AnalysisResult:  # fmt: skip
+        """An analysis of DESIGN §6: ``ws.analyze("support").main`` and ``.sentence``."""
+        from advocacy.analyses import AnalysisOptions, run_analysis
+        from advocacy.metrics.spec import parse_day
+
+        options = AnalysisOptions(
+            period=period, start=parse_day(start, "--from"), end=parse_day(end, "--to"),
+            as_of=parse_day(as_of, "--as-of"), extra=extra,
+        )  # fmt: skip
+        return run_analysis(name, self.source(), self.settings, options)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Rows of an internal table as a DataFrame (used for logs, quarantine, conflicts)."""

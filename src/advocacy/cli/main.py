@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from advocacy.cli import bench, cohorts, demo, imports, metrics
+from advocacy.cli import analyze, bench, candidates, cohorts, demo, imports, metrics, program
 from advocacy.cli.context import Globals
 from advocacy.errors import UserError
 
@@ -62,6 +62,9 @@ demo.register(app)
 bench.register(app)
 metrics.register(app)
 cohorts.register(app)
+analyze.register(app)
+program.register(app)
+candidates.register(app)
 
 
 def run() -> None:

@@ -152,11 +152,11 @@ class MetricRequest:
             metrics=names,
             by=by,
             grain=_enum(Grain, period, "--period"),
-            start=_date(start, "--from"),
-            end=_date(end, "--to"),
+            start=parse_day(start, "--from"),
+            end=parse_day(end, "--to"),
             window=_enum(Window, window, "--window"),
             basis=None if basis is None else _enum(Basis, basis, "--basis"),
-            as_of=_date(as_of, "--as-of"),
+            as_of=parse_day(as_of, "--as-of"),
             filters=tuple(sorted((filters or {}).items())),
             segment_as_of=segment_as_of,
             include_surveys=include_surveys,
@@ -173,7 +173,7 @@ def _enum(kind: type[StrEnum], value: str, flag: str) -> Any:
         raise UserError(f"{flag} must be one of {allowed}, not '{value}'") from None
 
 
-def _date(value: date | str | None, flag: str) -> date | None:
+def parse_day(value: date | str | None, flag: str) -> date | None:
     if value is None or isinstance(value, date):
         return value
     try:
