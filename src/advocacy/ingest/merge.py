@@ -152,9 +152,11 @@ def _reject_ledger_changes(tx: Tx, job: MergeJob) -> None:
     )
 
 
-def _account_history(tx: Tx, job: MergeJob) -> None:
+def _account_history(tx: Tx, job: MergeJob, *, all_new: bool, changed: int) -> None:
     """Open a history interval per attribute of new accounts; close and reopen changed ones."""
     tracked = [c for c in (*job.columns, *job.extras) if c not in ("account_id", "updated_at")]
+    if not tracked:
+        return
     # The source's updated_at when it has one; the import time otherwise (or when it is empty).
     valid_from = (
         "COALESCE(s.updated_at, CAST(? AS TIMESTAMP))"
@@ -162,27 +164,34 @@ def _account_history(tx: Tx, job: MergeJob) -> None:
         else "CAST(? AS TIMESTAMP)"
     )
     now = [job.now.replace(tzinfo=None)]
+    new_rows = "" if all_new else " WHERE NOT EXISTS (SELECT 1 FROM _cls c WHERE c._row = s._row)"
+    values = " UNION ALL ".join(
+        f"SELECT s.account_id, '{c}' AS column_name, CAST(s.{q(c)} AS TEXT) AS value FROM _stage s"
+        f"{new_rows}"
+        for c in tracked
+    )
+    tx.execute(
+        "INSERT INTO _account_history (account_id, column_name, value, valid_from, valid_to, "
+        f"import_id) SELECT account_id, column_name, value, TIMESTAMP '{BEGINNING}', "
+        f"TIMESTAMP '{END_OF_TIME}', ? FROM ({values}) v",
+        (job.import_id,),
+    )
+    if not changed:
+        return
     for c in tracked:
-        tx.execute(
-            "INSERT INTO _account_history (account_id, column_name, value, valid_from, valid_to, "
-            f"import_id) SELECT s.account_id, '{c}', CAST(s.{q(c)} AS TEXT), "
-            f"TIMESTAMP '{BEGINNING}', TIMESTAMP '{END_OF_TIME}', ? FROM _stage s "
-            "WHERE NOT EXISTS (SELECT 1 FROM _cls c WHERE c._row = s._row)",
-            (job.import_id,),
-        )
-        changed = f"s._state = 'changed' AND s.{q(c)} IS DISTINCT FROM a.{q(c)}"
+        differs = f"s._state = 'changed' AND s.{q(c)} IS DISTINCT FROM a.{q(c)}"
         tx.execute(
             f"UPDATE _account_history SET valid_to = {valid_from} FROM _cls s JOIN accounts a "
             f"ON a.account_id = s.account_id WHERE _account_history.account_id = s.account_id "
             f"AND _account_history.column_name = '{c}' AND _account_history.valid_to = "
-            f"TIMESTAMP '{END_OF_TIME}' AND {changed}",
+            f"TIMESTAMP '{END_OF_TIME}' AND {differs}",
             now,
         )
         tx.execute(
             "INSERT INTO _account_history (account_id, column_name, value, valid_from, valid_to, "
             f"import_id) SELECT s.account_id, '{c}', CAST(s.{q(c)} AS TEXT), {valid_from}, "
             f"TIMESTAMP '{END_OF_TIME}', ? FROM _cls s JOIN accounts a ON a.account_id = s.account_id "
-            f"WHERE {changed}",
+            f"WHERE {differs}",
             (*now, job.import_id),
         )
 
@@ -246,7 +255,7 @@ def merge(tx: Tx, job: MergeJob) -> MergeCounts:
     changed, same = states.get("changed", 0), states.get("same", 0)
     if kind is TableKind.ENTITY:
         if job.table.name == "accounts":
-            _account_history(tx, job)
+            _account_history(tx, job, all_new=all_new, changed=changed)
         _update(tx, job, "'changed'")
         counts.updated, counts.unchanged = changed, same + states.get("stale", 0)
         if states.get("stale"):

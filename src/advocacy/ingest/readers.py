@@ -167,14 +167,25 @@ def _file_case(values: dict[str, int], default: str = "0") -> str:
     return f"(CASE _file {whens} ELSE {default} END)" if values else default
 
 
+def _row_order(con: duckdb.DuckDBPyConnection, data: str) -> str | None:
+    """`rowid` made 0-based, if the table's rowids number its rows without gaps."""
+    if any(str(r[0]).lower() == "rowid" for r in con.execute(f"DESCRIBE {data}").fetchall()):
+        return None
+    row = con.execute(f"SELECT min(rowid), max(rowid), count(*) FROM {data}").fetchone()
+    if row is None or row[2] == 0:
+        return "rowid"
+    low, high, n = (int(v) for v in row)
+    return f"(rowid - {low})" if high - low + 1 == n else None
+
+
 def _create_view(
     con: duckdb.DuckDBPyConnection, view: str, relation: str, *, header: int, skip: int,
     files: list[Path],
 ) -> None:  # fmt: skip
     """The view over the files, with `_row` (unique across the files: it identifies a row
     during the import) and `_line` (the row number within its own file, as a spreadsheet shows
-    it). Parquet numbers rows itself; text formats are scanned once here, which both surfaces
-    parse errors and gives each file's row offset, so no window function is needed."""
+    it). Parquet numbers rows itself; text formats are parsed once, into a temp table, which
+    both surfaces parse errors and gives each file's row offset."""
     names = [str(f) for f in files]
     if "file_row_number" in relation:
         index = _file_case({n: i for i, n in enumerate(names)})
@@ -184,17 +195,31 @@ def _create_view(
             f"* EXCLUDE (file_row_number) FROM {relation}"
         )
     else:
-        counts = dict(
-            con.execute(f"SELECT _file, count(*) FROM {relation} GROUP BY _file").fetchall()
-        )
+        # One parse: the rows land in a temp table in file order (insertion order is preserved),
+        # so its rowid numbers them; a window function would serialise the parallel reader.
+        data = f"{view}_data"
+        con.execute(f"DROP TABLE IF EXISTS {data}")
+        con.execute(f"CREATE TEMP TABLE {data} AS SELECT * FROM {relation}")
+        order = _row_order(con, data)
+        if order is None:
+            # A column named rowid hides the pseudo-column (or rowids have gaps): number the
+            # rows explicitly instead.
+            order = "_advocacy_seq"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {data} AS SELECT row_number() OVER () - 1 AS "
+                f"{order}, * FROM {relation}"
+            )
+        counts = dict(con.execute(f"SELECT _file, count(*) FROM {data} GROUP BY _file").fetchall())
         offsets, total = {}, 0
         for name in names:
             offsets[name] = total
             total += int(counts.get(name, 0))
-        numbered = (
-            f"SELECT CAST(row_number() OVER () + {header} AS BIGINT) AS _row, * FROM {relation}"
+        row = f"{order} + 1 + {header}"
+        own = " EXCLUDE (_advocacy_seq)" if order == "_advocacy_seq" else ""
+        inner = (
+            f"SELECT CAST({row} AS BIGINT) AS _row, CAST({row} - {_file_case(offsets)} AS BIGINT) "
+            f"AS _line, *{own} FROM {data}"
         )
-        inner = f"SELECT _row, CAST(_row - {_file_case(offsets)} AS BIGINT) AS _line, * EXCLUDE (_row) FROM ({numbered})"
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT _row, _line, regexp_extract(_file, '[^/]*$') AS _file, "
         f"* EXCLUDE (_row, _line, _file) FROM ({inner}) WHERE _line > {header + skip}"

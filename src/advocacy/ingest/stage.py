@@ -75,6 +75,11 @@ def _split_duplicates(
     keys = ", ".join(quote_ident(k) for k in table.key)
     # Group on one 64-bit hash of the key first (cheap); only colliding hashes are checked by key.
     key_hash = f"hash({keys})"
+    repeated = con.execute(
+        f"SELECT count(*) - count(DISTINCT {key_hash}) FROM _typed WHERE _err IS NULL"
+    ).fetchone()
+    if not repeated or not repeated[0]:
+        return 0  # distinct hashes: no key repeats (the usual case, one pass)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {keys} FROM _typed "
         f"WHERE _err IS NULL AND {key_hash} IN (SELECT {key_hash} FROM _typed WHERE _err IS NULL "
