@@ -30,6 +30,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/advocacy bench import --scale $(or $(BENCH_SCALE),1)
 	$(BIN)/advocacy bench metrics --scale $(or $(BENCH_SCALE),1)
+	$(BIN)/advocacy bench analyses --scale $(or $(BENCH_SCALE),1)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,8 @@ class StatsSettings:
     confidence: float = 0.95
     min_n: int = 10
     fpc: str = "auto"
+    bootstrap_replicates: int = 500  # --ci bootstrap: Poisson replicates over accounts
+    bootstrap_seed: int = 20240101  # fixed, so a re-run gives the same interval
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Settings:
     stats: StatsSettings = field(default_factory=StatsSettings)
     # [metrics.NAME] tables: user-defined metrics of the built-in kinds (see metrics/custom.py).
     custom_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # [policy]: knobs of the program's ask policy, validated by program.policy.Policy.
+    policy: dict[str, Any] = field(default_factory=dict)
+    # [candidates]: score weights, ask values and model knobs, validated by program.settings.
+    candidates: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> Settings:
         try:
@@ -56,6 +62,8 @@ class Settings:
             raise UserError("csat.satisfied must be 'top1' or 'top2'")
         if not 0.5 < self.stats.confidence < 1:
             raise UserError("stats.confidence must be between 0.5 and 1")
+        if not 50 <= self.stats.bootstrap_replicates <= 100_000:
+            raise UserError("stats.bootstrap_replicates must be between 50 and 100000")
         return self
 
 
@@ -85,6 +93,8 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
             calendar=_section(CalendarSettings, raw.get("calendar", {}), "calendar"),
             stats=_section(StatsSettings, raw.get("stats", {}), "stats"),
             custom_metrics=_custom_metrics(raw.get("metrics", {})),
+            policy=dict(raw.get("policy", {})),
+            candidates=dict(raw.get("candidates", {})),
         )
     except TypeError as exc:
         raise UserError(f"invalid advocacy.toml: {exc}") from None
@@ -138,12 +148,34 @@ satisfied = "top2"        # top2: score >= scale_max - 1 on scales of 5+ points;
 confidence = 0.95
 min_n = 10                # rows with n below this are marked low_n
 fpc = "auto"
+bootstrap_replicates = 500  # --ci bootstrap: account-cluster replicates
 
 # Your own metrics, of the built-in kinds (account_rate, event_count), e.g.:
 # [metrics.review_or_case_study_rate]
 # kind = "account_rate"
 # action_types = ["review", "case_study"]
 # description = "Share of active accounts with a counted review or case study"
+
+# Ask policy (DESIGN §7), recorded with every decision. Days are calendar days in
+# calendar.timezone. Uncomment to change:
+# [policy]
+# advocacy_cap = 1                 # advocacy asks per contact in any rolling window of ...
+# advocacy_window_days = 90        # ... this many days (every ask type but survey)
+# contact_spacing_days = 30        # days between advocacy asks to one contact
+# account_spacing_days = 14        # days between advocacy asks to one account
+# survey_cap = 1                   # survey invitations per contact in ...
+# survey_window_days = 30          # ... this many days
+# detractor_blackout_days = 30     # no asks after a detractor response at the account
+# urgent_ticket_blackout = true    # no asks while an urgent ticket of the account is open
+# renewal_before_days = 60         # renewal blackout from renewal_date - 60 days ...
+# renewal_after_cap_days = 45      # ... to the renewal milestone, at most renewal_date + 45
+# blackouts_apply_to_surveys = false
+# opt_out_covers_surveys = true    # an advocacy opt-out also stops survey invitations
+# count_withdrawn = true           # withdrawn asks still count toward caps and spacing
+# ask_expiry_days = 30             # `advocacy asks expire`: open asks older than this expire
+# monetary_share_warning = 0.5     # warn when monetary rewards exceed this share by value ...
+# monetary_share_days = 90         # ... of all rewards over this many days
+# incentive_reward_days = 30       # a review after a monetary reward within this is incentivized
 """
 
 

@@ -8,11 +8,12 @@ import typer
 
 
 def bench_cmd(
-    what: Annotated[str, typer.Argument(help="import or metrics")],
+    what: Annotated[str, typer.Argument(help="import, metrics, analyses or dropoffs")],
     scale: Annotated[float, typer.Option(help="demo company scale (1 ≈ 1M events)")] = 1.0,
     seed: Annotated[int, typer.Option()] = 7,
+    seeds: Annotated[int, typer.Option(help="dropoffs: seeds per arm (null, planted)")] = 20,
 ) -> None:
-    """Measure imports or the metric suite next to the practical limits, in one run."""
+    """Measure imports, the metric suite or the analyses next to their targets, in one run."""
     from advocacy.errors import UserError
 
     if what == "import":
@@ -23,8 +24,18 @@ def bench_cmd(
         from advocacy.bench.metrics import run_metrics_bench
 
         run_metrics_bench(scale=scale, seed=seed)
+    elif what == "analyses":
+        from advocacy.bench.analyses import run_analyses_bench
+
+        run_analyses_bench(scale=scale, seed=seed)
+    elif what == "dropoffs":
+        from advocacy.bench.dropoff_calibration import run_dropoff_bench
+
+        if seeds < 1:
+            raise UserError("--seeds must be at least 1")
+        run_dropoff_bench(seeds=seeds, scale=scale)
     else:
-        raise UserError(f"unknown benchmark '{what}'; available: import, metrics")
+        raise UserError(f"unknown benchmark '{what}'; available: import, metrics, analyses, dropoffs")
 
 
 def register(app: typer.Typer) -> None:

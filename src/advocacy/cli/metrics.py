@@ -99,9 +99,11 @@ def metrics_cmd(
     include_surveys: Annotated[
         bool, typer.Option("--include-surveys", help="count survey asks")
     ] = False,
-    ci: Annotated[str, typer.Option(help="analytic (bootstrap not yet available)")] = "analytic",
+    ci: Annotated[
+        str, typer.Option(help="analytic, or bootstrap (account-cluster resampling)")
+    ] = "analytic",
     compare: Annotated[
-        str | None, typer.Option(help="previous or rest (not yet available)")
+        str | None, typer.Option(help="previous (period before) or rest (other groups)")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table, json or csv")] = Format.TABLE,
 ) -> None:
@@ -109,13 +111,11 @@ def metrics_cmd(
     if list_:
         _list(fmt, ctx.obj.workspace)
         return
-    if ci != "analytic":
-        raise UserError("--ci bootstrap is not available in this version yet; use --ci analytic")
     with ctx.obj.open() as ws:
         rows = ws.metrics(
             list(names or HEADLINE), by=by, period=period, start=start, end=end, window=window,
             basis=basis, as_of=as_of, filters=_filters(filters or []),
-            segment_as_of=segment_as_of, include_surveys=include_surveys, compare=compare,
+            segment_as_of=segment_as_of, include_surveys=include_surveys, ci=ci, compare=compare,
         )  # fmt: skip
     if fmt is not Format.TABLE:
         emit(rows, fmt)

@@ -47,6 +47,7 @@ class Context:
     _population: Any = None
     _months: Any = None
     _cached: list[Any] = field(default_factory=list)
+    replay: Any = None  # a bootstrap.Replay while `--ci bootstrap` computes a metric
 
     @property
     def cal(self) -> Any:

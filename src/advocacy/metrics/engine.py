@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 
 from advocacy.config import Settings
 from advocacy.errors import UserError
+from advocacy.metrics.bootstrap import NotBootstrappable, Replay, bootstrap_interval
 from advocacy.metrics.catalog import get_metric
 from advocacy.metrics.compare import compare_previous, compare_rest
 from advocacy.metrics.context import ALL, Context, build_context
@@ -18,9 +20,14 @@ from advocacy.metrics.families_events import EVENT_FAMILIES
 from advocacy.metrics.families_rollup import ROLLUP_FAMILIES
 from advocacy.metrics.rollup import build_rollup
 from advocacy.metrics.source import Source
-from advocacy.metrics.spec import Basis, MetricDef, MetricRequest, fingerprint
+from advocacy.metrics.spec import Basis, Family, MetricDef, MetricRequest, fingerprint
 
 COUNTED_RULE = "all types but other; reviews rated >= 4 or unrated; social mentions with sentiment >= 0 or none"
+# Families whose value is not a function of per-account sums: their analytic interval stays.
+NOT_RESAMPLED = {
+    Family.TICKET_MEDIAN: "a median: the order-statistic interval is exact",
+    Family.CONCENTRATION: "a rank statistic of the top accounts",
+}
 ROW_FIELDS = [
     "metric", "period_start", "period_end", "period_label", "value", "numerator", "denominator",
     "n", "ci_low", "ci_high", "basis", "low_n", "pending_n", "partial", "as_of", "fingerprint",
@@ -57,15 +64,47 @@ def _compute(ctx: Context, metrics: list[MetricDef]) -> list[tuple[MetricDef, Ba
     out = []
     try:
         for metric, basis in bases:
-            if metric.family in ROLLUP_FAMILIES:
-                frame = ROLLUP_FAMILIES[metric.family](ctx, rollup, metric, basis)
+
+            def compute(metric: MetricDef = metric, basis: Basis = basis) -> pd.DataFrame:
+                if metric.family in ROLLUP_FAMILIES:
+                    return ROLLUP_FAMILIES[metric.family](ctx, rollup, metric, basis)
+                return EVENT_FAMILIES[metric.family](ctx, metric, basis)
+
+            if ctx.request.ci == "bootstrap":
+                frame = _bootstrapped(ctx, metric, compute)
             else:
-                frame = EVENT_FAMILIES[metric.family](ctx, metric, basis)
+                frame = compute()
             out.append((metric, basis, frame))
     finally:
         if rollup is not None:
             rollup.release()
     return out
+
+
+def _bootstrapped(
+    ctx: Context, metric: MetricDef, compute: Callable[[], pd.DataFrame]
+) -> pd.DataFrame:
+    """The metric with account-cluster bootstrap intervals, or analytic ones where it can't be."""
+    stats = ctx.settings.stats
+    if metric.family in NOT_RESAMPLED:
+        ctx.notes.append(f"{metric.name}: analytic interval kept ({NOT_RESAMPLED[metric.family]})")
+        return compute()
+
+    def run(state: Replay) -> pd.DataFrame:
+        ctx.replay = state
+        try:
+            return compute()
+        finally:
+            ctx.replay = None
+
+    try:
+        return bootstrap_interval(
+            run, replicates=stats.bootstrap_replicates, seed=stats.bootstrap_seed,
+            confidence=stats.confidence,
+        )  # fmt: skip
+    except NotBootstrappable as exc:
+        ctx.notes.append(f"{metric.name}: analytic interval kept ({exc})")
+        return compute()
 
 
 def _rows(ctx: Context, metric: MetricDef, basis: Basis, frame: pd.DataFrame) -> pd.DataFrame:

@@ -20,8 +20,24 @@ def with_totals(ctx: Context, table: Any) -> Any:
 
 
 def aggregate(ctx: Context, table: Any, **aggs: Any) -> pd.DataFrame:
-    """GROUP BY period and group (totals included) and pull the small result into pandas."""
+    """GROUP BY period and group (totals included) and pull the small result into pandas.
+
+    Under `--ci bootstrap` the sums are also recorded per account, and replicates replay them
+    reweighted instead of querying (metrics/bootstrap.py).
+    """
+    replay = ctx.replay
+    if replay is not None and replay.replaying:
+        replayed: pd.DataFrame = replay.replay()
+        return replayed
     frame: pd.DataFrame = with_totals(ctx, table).group_by(GROUP_KEYS).agg(**aggs).to_pandas()
+    if replay is not None:
+        if "account_id" not in table.columns:
+            from advocacy.metrics.bootstrap import NotBootstrappable
+
+            raise NotBootstrappable("the rows have no account to resample")
+        keys = [*GROUP_KEYS, "account_id"]
+        per_account = with_totals(ctx, table).group_by(keys).agg(**aggs).to_pandas()
+        replay.record(per_account, list(aggs))
     return frame
 
 
