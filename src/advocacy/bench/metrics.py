@@ -730,6 +730,7 @@ def suite_breakdown(ws: Path, as_of: date) -> dict[str, float]:
                 timed(f"family: {m.family.value}", work)
         finally:
             rollup.release()
+            ctx.release()
     finally:
         con.close()
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ class Context:
     _population: Any = None
     _months: Any = None
     _cached: list[Any] = field(default_factory=list)
+    _memo: dict[str, Any] = field(default_factory=dict)
     replay: Any = None  # a bootstrap.Replay while `--ci bootstrap` computes a metric
 
     @property
@@ -123,10 +125,18 @@ class Context:
         self._cached.append(cached)
         return cached
 
+    def memo(self, key: str, build: Callable[[], Any]) -> Any:
+        """A piece several metrics of the request share (new logos, ask outcomes), built and
+        materialised once."""
+        if key not in self._memo:
+            self._memo[key] = self.cache(build())
+        return self._memo[key]
+
     def release(self) -> None:
         for cached in self._cached:
             cached.release()
         self._cached.clear()
+        self._memo.clear()
 
     def population_groups(self) -> pd.DataFrame:
         """(period_label, grp, active_n) of groups with active accounts, totals included."""

@@ -31,10 +31,14 @@ def _seconds(ts: Any) -> Any:
 
 def _first_paid(ctx: Context) -> Any:
     """(account_id, first_month, first_mrr): each account's first month with MRR > 0."""
-    rev = revenue_months(ctx).filter(_.mrr > 0)
-    rank = ibis.row_number().over(group_by=rev.account_id, order_by=rev.month)
-    first = rev.mutate(rk=rank).filter(_.rk == 0)
-    return first.select("account_id", first_month=_.month, first_mrr=_.mrr)
+
+    def build() -> Any:
+        rev = revenue_months(ctx).filter(_.mrr > 0)
+        rank = ibis.row_number().over(group_by=rev.account_id, order_by=rev.month)
+        first = rev.mutate(rk=rank).filter(_.rk == 0)
+        return first.select("account_id", first_month=_.month, first_mrr=_.mrr)
+
+    return ctx.memo("first_paid", build)
 
 
 def _new_logos(ctx: Context) -> Any:
@@ -98,11 +102,13 @@ def _referrers(ctx: Context, logos: Any) -> Any:
 
 def new_logos(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     part = m.param("part")
-    logos = _new_logos(ctx)
+    ref = ctx.memo(
+        "new_logos",
+        lambda: _referrers(ctx, _new_logos(ctx)).mutate(referred=_.referrer.notnull().ifelse(1, 0)),
+    )
     if part == "count":
-        g = aggregate(ctx, attach_group(ctx, logos), x=_.count())
+        g = aggregate(ctx, attach_group(ctx, ref), x=_.count())
         return result(g, value=g.x, numerator=g.x, n=g.x)
-    ref = _referrers(ctx, logos).mutate(referred=_.referrer.notnull().ifelse(1, 0))
     if part == "referred_share":
         g = aggregate(ctx, attach_group(ctx, ref), n=_.count(), x=_.referred.sum())
         lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
@@ -201,7 +207,21 @@ def asks_metric(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
         return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n)
     if part == "over_asked":
         return _over_asked(ctx)
-    asks = _asks(ctx, surveys=ctx.request.include_surveys)
+    surveys = ctx.request.include_surveys
+    x = ctx.memo(f"asks_settled_{surveys}", lambda: _asks_with_outcomes(ctx, surveys=surveys))
+    expired = x.expires_at.notnull() & (x.expires_at <= ctx.cutoff)
+    settled = (x.settled.fill_null(0) == 1) | expired
+    hit = x.accepted if part == "accepted" else x.completed
+    t = x.mutate(s=settled.ifelse(1, 0), h=(settled & (hit.fill_null(0) == 1)).ifelse(1, 0))
+    g = aggregate(ctx, t, total=_.count(), n=_.s.sum(), x=_.h.sum())
+    lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
+    return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n,
+                  pending_n=g.total - g.n, ci_low=lo, ci_high=hi)  # fmt: skip
+
+
+def _asks_with_outcomes(ctx: Context, *, surveys: bool) -> Any:
+    """Asks of the period windows with their latest outcome and settled/accepted flags."""
+    asks = _asks(ctx, surveys=surveys)
     out = ctx.source.table("ask_outcomes").filter(_.at < ctx.cutoff)
     rank = ibis.row_number().over(
         group_by=out.ask_id, order_by=[ibis.desc(out.at), ibis.desc(out.seq)]
@@ -218,15 +238,7 @@ def asks_metric(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     )
     j = asks.left_join(latest, asks.ask_id == latest.l_ask)
     x = j.left_join(flags, j.ask_id == flags.f_ask)
-    x = x.filter(x.latest.isnull() | (x.latest != "withdrawn"))
-    expired = x.expires_at.notnull() & (x.expires_at <= ctx.cutoff)
-    settled = (x.settled.fill_null(0) == 1) | expired
-    hit = x.accepted if part == "accepted" else x.completed
-    t = x.mutate(s=settled.ifelse(1, 0), h=(settled & (hit.fill_null(0) == 1)).ifelse(1, 0))
-    g = aggregate(ctx, t, total=_.count(), n=_.s.sum(), x=_.h.sum())
-    lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
-    return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n,
-                  pending_n=g.total - g.n, ci_low=lo, ci_high=hi)  # fmt: skip
+    return x.filter(x.latest.isnull() | (x.latest != "withdrawn"))
 
 
 def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Frame:
@@ -263,16 +275,23 @@ def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Frame:
 def ticket_median(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     """Median hours (epoch-second differences) with a distribution-free interval."""
     column = m.param("column")
-    tickets = in_window(ctx, ctx.source.table("tickets"), "opened_at")
+    tickets = ctx.memo("tickets", lambda: _tickets(ctx))
     done = tickets[column].notnull() & (tickets[column] < ctx.cutoff)
     hours = (_seconds(tickets[column]) - _seconds(tickets.opened_at)) / 3600.0
-    t = with_totals(
-        ctx, attach_group(ctx, tickets.mutate(h=done.ifelse(hours, ibis.null("float64"))))
-    )
+    t = with_totals(ctx, tickets.mutate(h=done.ifelse(hours, ibis.null("float64"))))
     g = t.group_by(GROUP_KEYS).agg(n=t.h.count(), total=t.count(), value=t.h.median()).to_pandas()
     lo, hi = _order_statistics(ctx, t, g)
     extra = [{"open_n": int(a - b)} for a, b in zip(g.total, g.n, strict=True)]
     return result(g, value=g.value, n=g.n, ci_low=lo, ci_high=hi, extra=extra)
+
+
+def _tickets(ctx: Context) -> Any:
+    """Tickets opened in the period windows, with their account's group (shared by medians)."""
+    tickets = in_window(ctx, ctx.source.table("tickets"), "opened_at")
+    tickets = tickets.select(
+        "account_id", "period_label", "opened_at", "first_response_at", "resolved_at"
+    )
+    return attach_group(ctx, tickets)
 
 
 def _order_statistics(ctx: Context, t: Any, g: Frame) -> tuple[Any, Any]:
