@@ -45,7 +45,7 @@ class Settings:
     custom_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     # [policy]: knobs of the program's ask policy, validated by program.policy.Policy.
     policy: dict[str, Any] = field(default_factory=dict)
-    # [candidates]: score weights, ask values and model knobs, validated by program.settings.
+    # [candidates]: score weights, ask values and model knobs, validated by program.scoring.
     candidates: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> Settings:
@@ -176,6 +176,41 @@ bootstrap_replicates = 500  # --ci bootstrap: account-cluster replicates
 # monetary_share_warning = 0.5     # warn when monetary rewards exceed this share by value ...
 # monetary_share_days = 90         # ... of all rewards over this many days
 # incentive_reward_days = 30       # a review after a monetary reward within this is incentivized
+
+# Candidates and recommendations (`advocacy candidates`, `advocacy recommend`). Uncomment to change:
+# [candidates]
+# min_asks = 200          # settled advocacy asks needed before the acceptance model is fitted ...
+# min_per_class = 20      # ... with at least this many accepted and not accepted
+# holdout_share = 0.25    # `--evaluate`: share of the latest settled asks held out
+# response_days = 30      # an ask is settled (accepted or not) this many days after it was made
+# moment_days = 14        # `recommend`: moments of the last 14 days
+# l2 = 1.0                # ridge penalty of the acceptance model (standardised features)
+# [candidates.weights]    # weight of each feature in the score (`advocacy candidates` explains them)
+# promoter = 1.5
+# detractor = -1.5
+# nps_trend = 1.0
+# support_satisfied = 0.5
+# support_unsatisfied = -1.0
+# usage_trend = 0.5
+# seat_utilisation = 0.5
+# tenure = 0.2
+# recent_success = 0.7
+# recent_renewal = 0.7
+# past_advocacy = 0.3
+# advocacy_recency = 0.5
+# recent_asks = -0.5
+# recent_declines = -0.7
+# [candidates.values]     # value of an accepted ask, for `recommend`'s expected value
+# case_study = 5.0
+# referral = 4.0
+# reference_call = 3.0
+# speaking = 3.0
+# advisory_board = 3.0
+# review = 2.0
+# testimonial = 2.0
+# community_post = 1.0
+# social_mention = 0.5
+# other = 0.5
 """
 
 

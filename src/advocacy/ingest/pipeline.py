@@ -25,6 +25,7 @@ from advocacy.ingest.readers import dataset_files, open_raw, sql_str
 from advocacy.ingest.replace import ConfirmationNeeded, replace_missing
 from advocacy.ingest.report import ImportReport
 from advocacy.ingest.stage import Staged, stage_output
+from advocacy.ingest.suppress import suppress_staged, suppressed_note
 from advocacy.ingest.validate import Context
 from advocacy.schema import TABLES, get_table
 from advocacy.storage.ddl import sql_type
@@ -201,6 +202,7 @@ def _import_files_in_tx(tx: Tx, store: Store, settings: Settings, paths: Sequenc
                 con, raw=raw, mapping=mapping, out=out, table=table, ctx=ctx, identity=identity
             )
             import_id = f"imp_{started:%Y%m%d%H%M%S}_{uuid.uuid4().hex[:8]}"
+            suppressed = suppress_staged(con, tx, table, staged.columns)
             rejected = _quarantine(con, tx, store, staged, import_id, path.name)
             progress(f"merging {staged.read:,} rows into {table.name}")
             _to_store(con, tx, store, staged)
@@ -218,6 +220,8 @@ def _import_files_in_tx(tx: Tx, store: Store, settings: Settings, paths: Sequenc
                 rejected=rejected + counts.rejected, orphan=counts.orphan,
                 warnings=counts.warnings,
             )  # fmt: skip
+            if suppressed:
+                report.warnings.append(suppressed_note(suppressed))
             if staged.ignored:
                 report.warnings.append(
                     f"ignored column(s) not in {table.name}: {', '.join(staged.ignored)}"

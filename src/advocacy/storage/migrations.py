@@ -21,7 +21,23 @@ def _core(dialect: Dialect) -> list[str]:
     return canonical_ddl(dialect) + internal_ddl(dialect)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "canonical and internal tables", _core),)
+def _program(dialect: Dialect) -> list[str]:
+    """Guard rows serialising ask creation per account and contact, and the policy decisions."""
+    text = "TEXT" if dialect is Dialect.POSTGRES else "VARCHAR"
+    return [
+        f"""CREATE TABLE IF NOT EXISTS _guards (
+  key {text} PRIMARY KEY, touched_at TIMESTAMP NOT NULL, n BIGINT NOT NULL DEFAULT 0)""",
+        f"""CREATE TABLE IF NOT EXISTS _ask_decisions (
+  decision_id {text} PRIMARY KEY, ask_id {text}, account_id {text}, contact_id {text},
+  ask_type {text} NOT NULL, asked_at TIMESTAMP NOT NULL, decided_at TIMESTAMP NOT NULL,
+  actor {text}, outcome {text} NOT NULL, reason {text}, rules {text}, policy {text})""",
+    ]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "canonical and internal tables", _core),
+    Migration(2, "ask guards and policy decisions", _program),
+)
 LATEST = MIGRATIONS[-1].version
 
 
