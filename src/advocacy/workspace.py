@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,104 @@ class Workspace:
             "SELECT import_id, table_name, row_key, diff, status, incoming FROM _conflicts "
             "ORDER BY import_id, row_key"
         )
+
+    # --- program: candidates ---
+    def candidates(
+        self, *, ask_type: str | None = None, segment: str | None = None,
+        limit: int | None = None, as_of: date | str | None = None, evaluate: bool = False,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Scored advocacy candidates (DESIGN §7): ``ws.candidates(ask_type="review", limit=20)``.
+
+        `limit` keeps the best eligible candidates plus the ineligible ones scoring as high.
+        ``evaluate=True`` returns the acceptance model's holdout evaluation rows instead
+        (AUCs, calibration deciles, acceptance by recent asks).
+        """
+        from advocacy.program.candidates import CandidateRequest, candidates
+        from advocacy.program.evaluate import evaluate as run_evaluation
+
+        request = CandidateRequest.create(
+            ask_type=ask_type, segment=segment, limit=limit, as_of=as_of
+        )
+        if evaluate:
+            return run_evaluation(self.source(), self.settings, as_of=request.as_of).rows()
+        return candidates(self.source(), self.settings, request)
+
+    def recommend(self, *, as_of: date | str | None = None) -> pd.DataFrame:
+        """The best eligible ask for each recent moment, at most one per account and contact."""
+        from advocacy.metrics.spec import parse_day
+        from advocacy.program.recommend import recommend
+
+        return recommend(self.source(), self.settings, as_of=parse_day(as_of, "--as-of"))
+
+    # --- program: asks, rewards, consent ---
+    def create_ask(
+        self, *, ask_type: str, contact: str | None = None, account: str | None = None,
+        at: str | datetime | None = None, trigger: str | None = None, owner: str | None = None,
+        override: bool = False, reason: str | None = None,
+    ) -> Any:  # fmt: skip
+        """Check the policy and record an ask (DESIGN §7); refusals raise `PolicyRefusal`.
+
+        Example: ``ws.create_ask(contact="C1", ask_type="review").ask_id``.
+        """
+        from advocacy.program.ledger import AskInput, create_ask
+
+        request = AskInput(ask_type, contact_id=contact, account_id=account, at=at,
+                           trigger=trigger, owner=owner)  # fmt: skip
+        return create_ask(self.store, self.settings, request, override=override, reason=reason)
+
+    def record_outcome(
+        self, ask_id: str, *, status: str, at: str | datetime | None = None,
+        action: str | None = None, note: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Append an outcome to an ask: ``ws.record_outcome("ask-…", status="accepted")``."""
+        from advocacy.program.ledger import record_outcome
+
+        return record_outcome(self.store, self.settings, ask_id=ask_id, status=status, at=at,
+                              action_id=action, note=note)  # fmt: skip
+
+    def list_asks(self, *, contact: str | None = None) -> pd.DataFrame:
+        """Asks with their latest outcome, oldest first."""
+        from advocacy.program.ledger import list_asks
+
+        return list_asks(self.store, contact_id=contact)
+
+    def expire_asks(self, *, as_of: str | None = None) -> int:
+        """Record `expired` for unanswered asks past their expiry; returns how many."""
+        from advocacy.program.ledger import expire_asks
+
+        return expire_asks(self.store, self.settings, as_of=as_of)
+
+    def add_reward(
+        self, *, account: str, reward_type: str, kind: str, contact: str | None = None,
+        value: float = 0.0, action: str | None = None, at: str | datetime | None = None,
+    ) -> Any:  # fmt: skip
+        """Record a reward; the result's `warning` is set when money dominates recent rewards."""
+        from advocacy.program.rewards import RewardInput, add_reward
+
+        reward = RewardInput(account, reward_type, kind, contact_id=contact, value=value,
+                             action_id=action, at=at)  # fmt: skip
+        return add_reward(self.store, self.settings, reward)
+
+    def list_rewards(self) -> pd.DataFrame:
+        from advocacy.program.rewards import list_rewards
+
+        return list_rewards(self.store)
+
+    def opt_out(self, contact: str) -> bool:
+        """Opt a contact out of advocacy asks (sticks across imports); False if already out."""
+        from advocacy.program.consent import opt_out
+
+        return opt_out(self.store, contact_id=contact)
+
+    def forget(self, contact: str) -> Any:
+        """Erase a person everywhere, keeping anonymous rows (DESIGN §7 erasure)."""
+        from advocacy.program.consent import forget, rewrite_duckdb_file
+
+        erasure = forget(self.store, contact_id=contact)
+        # A DuckDB file keeps freed blocks as they were: copy its live data to a fresh file.
+        self.store = rewrite_duckdb_file(self.store)
+        self._source = None
+        return erasure
 
     def close(self) -> None:
         self.store.close()
