@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from advocacy.analyses import ANALYSES
+from advocacy.cli.analysis_view import readable
 from advocacy.cli.output import Format, emit, stderr
 from advocacy.errors import UserError
 
@@ -35,7 +36,8 @@ def analyze_cmd(
     if rows.empty:
         stderr.print("no rows for this range")
     else:
-        emit(rows, fmt, title=f"analyze {name}" + ("" if part == "main" else f" ({part})"))
+        title = f"analyze {name}" + ("" if part == "main" else f" ({part})")
+        emit(readable(name, part, rows), fmt, title=title)
     typer.echo(result.sentence)
 
 
