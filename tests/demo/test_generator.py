@@ -599,6 +599,31 @@ def test_advocates_retain_better(effects: GeneratedCompany) -> None:
     assert adjusted > 0.01
 
 
+def test_advocates_expand_more(effects: GeneratedCompany) -> None:
+    """Expansion rate (MRR in the next quarter's last month > MRR in this quarter's last month)."""
+    panel = quarterly_advocacy(effects)
+    panel = panel[panel["quarter"] < 2026 * 4 + 2]  # the next quarter must be over
+    revenue = load(effects, "revenue").query("mrr > 0")
+    mrr = revenue.assign(m=month_index(revenue["month"])).set_index(["account_id", "m"])["mrr"]
+    start = mrr.reindex(pd.MultiIndex.from_arrays([panel["account_id"], panel["quarter"] * 3 + 2]))
+    end = mrr.reindex(pd.MultiIndex.from_arrays([panel["account_id"], panel["quarter"] * 3 + 5]))
+    base = panel.assign(expanded=end.to_numpy() > start.to_numpy())[start.notna().to_numpy()]
+    expected = truth(effects)["effects"]["advocacy_retention"]["expected"]
+    assert len(base) == sum(expected["accounts"].values())
+    planted = expected["next_expansion_rate"]
+    # Outcomes are independent across an account's quarters given the state, so binomial
+    # variances hold; 3 SE so a fixed seed fails only for a real bias (z = -2.0 on seed 7).
+    stats = base.groupby("advocate")["expanded"].agg(["mean", "size"])
+    var = {}
+    for advocate, group in ((True, "advocates"), (False, "others")):
+        p, n = planted[group], stats.loc[advocate, "size"]
+        var[advocate] = p * (1 - p) / n
+        assert abs(stats.loc[advocate, "mean"] - p) < 3 * np.sqrt(var[advocate]), group
+    crude = stats.loc[True, "mean"] - stats.loc[False, "mean"]
+    assert planted["difference"] > 0.05
+    assert abs(crude - planted["difference"]) < 3 * np.sqrt(var[True] + var[False])
+
+
 def prior_asks(asks: pd.DataFrame, days: int) -> np.ndarray:
     """Asks to the same contact in the ``days`` before each ask (rows sorted by contact, time)."""
     contact = asks["contact_id"].astype("category").cat.codes.to_numpy().astype(np.int64)

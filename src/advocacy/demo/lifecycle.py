@@ -27,6 +27,10 @@ from advocacy.demo.calendar import (
 from advocacy.demo.frames import Cols, concat
 from advocacy.demo.params import Params
 
+MRR_STEP = 10.0  # MRR is kept in whole tens
+EXPAND_BY = (0.1, 0.5)  # an expansion multiplies MRR by 1 + U(EXPAND_BY), then rounds
+CONTRACT_BY = (0.1, 0.35)
+
 
 @dataclass
 class Lifecycle:
@@ -65,7 +69,7 @@ class QuarterOutlook:
 
     alive_at_start: BoolArr
     survival: FloatArr  # P(no churn in any month of the quarter)
-    expansion: FloatArr  # P(an expansion is drawn for the quarter)
+    expansion: FloatArr  # P(an expansion is drawn and raises the rounded MRR)
     events: Cols  # renewals (kind 0), expansions (1), contractions (-1) by account and month
 
 
@@ -95,6 +99,18 @@ def _draw_change(
     draw = rng.random(acc.n)
     kind = np.where(draw < p_exp, 1, np.where(draw < p_exp + p_con, -1, 0))
     return np.asarray(p_exp, np.float64), kind.astype(np.int64), rng.integers(0, 3, acc.n)
+
+
+def raise_chance(mrr: FloatArr) -> FloatArr:
+    """P(an expansion raises MRR): small MRR can round back to itself (10 × 1.3 → 10).
+
+    With MRR = k tens the new value is round(k·f) tens for f = 1 + U(EXPAND_BY), so it rises iff
+    k·f ≥ k + ½ (a tie has probability 0), i.e. U ≥ ½ / k. Accounts alive at a quarter's start
+    still have that MRR when their expansion lands: nothing else changes it within the quarter.
+    """
+    low, high = EXPAND_BY
+    k = np.maximum(mrr / MRR_STEP, 1.0)
+    return np.asarray(np.clip((high - 0.5 / k) / (high - low), 0.0, 1.0), dtype=np.float64)
 
 
 def _create(acc: Accounts, state: Lifecycle, m: int) -> None:
@@ -149,8 +165,9 @@ def _apply_change(
     hit = eligible & state.alive & (kind != 0) & (month == m % 3)
     idx = np.flatnonzero(hit)
     up = kind[idx] > 0
-    factor = np.where(up, 1 + rng.uniform(0.1, 0.5, len(idx)), 1 - rng.uniform(0.1, 0.35, len(idx)))
-    state.mrr[idx] = np.maximum(np.round(state.mrr[idx] * factor / 10) * 10, 10.0)
+    grow, shrink = rng.uniform(*EXPAND_BY, len(idx)), rng.uniform(*CONTRACT_BY, len(idx))
+    factor = np.where(up, 1 + grow, 1 - shrink)
+    state.mrr[idx] = np.maximum(np.round(state.mrr[idx] * factor / MRR_STEP) * MRR_STEP, MRR_STEP)
     return {"account": idx, "month": np.full(len(idx), m), "kind": kind[idx]}
 
 
@@ -173,6 +190,7 @@ def advance_quarter(
     months = range(3 * q, 3 * q + 3)
     survival = np.prod([1 - _hazard(acc, state, m, mult, params) for m in months], axis=0)
     p_exp, kind, month = _draw_change(rng, acc, state, q, params)
+    p_raise = p_exp * raise_chance(state.mrr)
     touched = was_alive.copy()
     events: list[Cols] = []
     for m in months:
@@ -185,4 +203,5 @@ def advance_quarter(
         state.mrr_month[:, m] = np.where(state.alive, state.mrr, 0.0)
         touched |= state.alive
     _spans(state, q, was_alive, touched)
-    return QuarterOutlook(was_alive, np.asarray(survival, dtype=np.float64), p_exp, concat(events))
+    survival = np.asarray(survival, dtype=np.float64)
+    return QuarterOutlook(was_alive, survival, p_raise, concat(events))
