@@ -62,6 +62,14 @@ def demo_cmd(
     emit(readable(frame, "segment"), fmt, title="Advocacy rate and NPS by segment and quarter")
     truth = json.loads((folder / "demo_truth.json").read_text(encoding="utf-8"))
     stderr.print(f"Planted effects: {', '.join(truth.get('effects', {}))}.")
+    cmd = f"advocacy --workspace {folder}"
+    stderr.print(
+        "Next: see whether the analyses find them and run the program:\n"
+        f"  {cmd} analyze support      # does good support make advocates?\n"
+        f"  {cmd} analyze dropoffs     # did a product change cost advocacy?\n"
+        f"  {cmd} analyze leading      # do advocates retain and expand more?\n"
+        f"  {cmd} candidates --limit 10   # who to ask next, and why"
+    )
 
 
 def register(app: typer.Typer) -> None:
