@@ -8,17 +8,21 @@ there, a normal test elsewhere.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from advocacy.config import Settings
+from advocacy.demo import GeneratedCompany, generate
 from advocacy.storage import Store, migrate
+from tests.metrics.helpers import Company, import_company
 
 POSTGRES_URL_ENV = "ADVOCACY_TEST_POSTGRES_URL"
 
@@ -204,3 +208,28 @@ def write_file(tmp_path: Path) -> WriteFile:
         return path
 
     return write
+
+
+# -- the demo company at scale 1, shared by the analysis and program tests --------------------
+# Scale 1 (about 10k accounts) gives the planted effects of demo_truth.json enough power to be
+# recovered; it is generated and imported through the real path once per session (about 15 s).
+
+
+@pytest.fixture(scope="session")
+def demo_generated(tmp_path_factory: pytest.TempPathFactory) -> GeneratedCompany:
+    return generate(tmp_path_factory.mktemp("demo-company") / "data", scale=1.0, seed=7)
+
+
+@pytest.fixture(scope="session")
+def demo_company(
+    demo_generated: GeneratedCompany, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Company]:
+    ws = import_company(demo_generated, tmp_path_factory.mktemp("demo-ws"))
+    yield Company(ws, demo_generated)
+    ws.close()
+
+
+@pytest.fixture(scope="session")
+def demo_truth(demo_generated: GeneratedCompany) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(demo_generated.truth_path.read_text(encoding="utf-8"))
+    return loaded

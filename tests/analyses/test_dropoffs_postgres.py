@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 
 from advocacy.demo import GeneratedCompany, generate
-from advocacy.workspace import Workspace, init_workspace
+from advocacy.workspace import Workspace
+from tests.metrics.helpers import import_company, postgres_company
 
 pytestmark = pytest.mark.postgres
-TABLES = ("accounts", "product_changes", "revenue", "advocacy_actions", "survey_responses")
 KEYS = ["change_id", "dimension", "value", "signal"]
 NUMBERS = ["pre_value", "post_value", "ratio", "diff", "ci_low", "ci_high", "p_value", "q_value",
            "placebo_false_alarm_rate", "pre_n", "post_n"]  # fmt: skip
@@ -26,25 +24,13 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> GeneratedCompany:
     return generate(tmp_path_factory.mktemp("dropoff-pg-data"), scale=0.1, seed=13)
 
 
-def _import(company: GeneratedCompany, folder: Path, db: str | None = None) -> Workspace:
-    ws = init_workspace(folder, db=db)
-    for table in TABLES:
-        ws.import_files([company.files[table][0].parent], table=table)
-    return ws
-
-
 @pytest.fixture(scope="module")
 def postgres_ws(
     postgres_server_url: str, company: GeneratedCompany, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Workspace]:
-    schema = f"advocacy_dropoffs_{uuid.uuid4().hex[:10]}"
-    sep = "&" if "?" in postgres_server_url else "?"
-    url = f"{postgres_server_url}{sep}schema={schema}"
-    ws = _import(company, tmp_path_factory.mktemp("dropoff-pg"), db=url)
-    yield ws
-    ws.close()
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    folder = tmp_path_factory.mktemp("dropoff-pg")
+    with postgres_company(company, folder, postgres_server_url, "advocacy_dropoffs") as ws:
+        yield ws
 
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -54,7 +40,7 @@ def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
 def test_main_rows_match_duckdb(
     postgres_ws: Workspace, company: GeneratedCompany, tmp_path: Path
 ) -> None:
-    with _import(company, tmp_path / "duck") as duck:
+    with import_company(company, tmp_path / "duck") as duck:
         expected = _keyed(duck.analyze("dropoffs").main)
         quiet_duck = duck.analyze("dropoffs").part("quiet")
     result = postgres_ws.analyze("dropoffs")

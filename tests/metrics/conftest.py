@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from advocacy.demo import GeneratedCompany, generate
 from advocacy.workspace import Workspace
 from tests.metrics.helpers import Company, import_company
+from tests.metrics.helpers import postgres_company as import_postgres
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +31,7 @@ def postgres_company(
     postgres_server_url: str, generated: GeneratedCompany, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Workspace]:
     """The same company imported into a fresh PostgreSQL schema (dropped afterwards)."""
-    schema = f"advocacy_metrics_{uuid.uuid4().hex[:10]}"
-    sep = "&" if "?" in postgres_server_url else "?"
-    ws = import_company(
-        generated, tmp_path_factory.mktemp("pg"), db=f"{postgres_server_url}{sep}schema={schema}"
-    )
-    yield ws
-    ws.close()
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with import_postgres(
+        generated, tmp_path_factory.mktemp("pg"), postgres_server_url, "advocacy_metrics"
+    ) as ws:
+        yield ws

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg
 
 from advocacy.demo import GeneratedCompany
 from advocacy.schema import TABLES
@@ -32,6 +36,22 @@ def import_company(generated: GeneratedCompany, folder: Path, db: str | None = N
     for table, parts in generated.files.items():
         ws.import_files([parts[0].parent], table=table)
     return ws
+
+
+@contextmanager
+def postgres_company(
+    generated: GeneratedCompany, folder: Path, server_url: str, prefix: str
+) -> Iterator[Workspace]:
+    """The company imported into a fresh PostgreSQL schema, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in server_url else "?"
+    ws = import_company(generated, folder, db=f"{server_url}{sep}schema={schema}")
+    try:
+        yield ws
+    finally:
+        ws.close()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def canonical_frames(ws: Workspace) -> dict[str, pd.DataFrame]:
