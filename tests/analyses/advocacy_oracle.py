@@ -79,9 +79,23 @@ class Tables:
     def segment(self) -> pd.Series:
         return self.accounts.set_index("account_id").segment
 
+    def active_at(self, day: date) -> set[str]:
+        """Accounts known and active at the start of `day` (a month start) with nothing later:
+        created before it; MRR > 0 in its month if billed by then, else not churned before it."""
+        at = pd.Timestamp(day)
+        rev = self.revenue[self.revenue.month <= day]
+        paying = set(rev[(rev.month == day) & (rev.mrr > 0)].account_id)
+        a = self.accounts[self.accounts.created_at < at]
+        billed = a.account_id.isin(set(rev.account_id))
+        alive = a.churned_at.isna() | (a.churned_at >= at)
+        return set(a[billed & a.account_id.isin(paying)].account_id) | set(
+            a[~billed & alive].account_id
+        )
 
-def support_units(t: Tables, index_dates: list[date]) -> pd.DataFrame:
-    """(account, index date, segment, band, advocate) for active accounts at each index date."""
+
+def support_units(t: Tables, index_dates: list[date], *, in_quarter: bool = False) -> pd.DataFrame:
+    """(account, index date, segment, band, advocate) for accounts active at each index date, or
+    (`in_quarter`, the demo truth's population) active at some time in the quarter it starts."""
     rows = []
     csat = t.responses[t.responses.survey == "csat"]
     unsat = csat.score < np.where(
@@ -92,7 +106,7 @@ def support_units(t: Tables, index_dates: list[date]) -> pd.DataFrame:
     for idx in index_dates:
         at = datetime.combine(idx, datetime.min.time())
         lb, out = at - timedelta(days=180), at + timedelta(days=90)
-        active = t.active(idx, add_months(idx, 3))
+        active = t.active(idx, add_months(idx, 3)) if in_quarter else t.active_at(idx)
         look = csat[(csat.responded_at >= lb) & (csat.responded_at < at)]
         tick = t.tickets[(t.tickets.opened_at >= lb) & (t.tickets.opened_at < at)]
         adv = t.advocates(at, out)

@@ -11,6 +11,7 @@ import math
 import subprocess
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,26 @@ def test_same_numbers_on_postgres(
             if not _same(x, (y := right[col]))
         ]  # fmt: skip
         assert problems == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_as_of_after_the_latest_data_is_refused(
+    small: GeneratedCompany, small_folder: Path, name: str
+) -> None:
+    """Outcome windows past the data would look closed with no events: one line, exit 1."""
+    late = small.as_of + timedelta(days=1)
+    out = _cli(small_folder, name, "--as-of", str(late))
+    assert out.returncode == 1, out.stdout
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"--as-of {late} is after the latest data ({small.as_of})" in lines[0]
+    fine = _cli(small_folder, name, "--as-of", str(small.as_of), "--format", "json")
+    assert fine.returncode == 0, fine.stderr
+
+
+def test_support_json_counts_are_integers(small_folder: Path) -> None:
+    out = _cli(small_folder, "support", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert all(isinstance(r["distinct_accounts"], int) for r in rows)
+    assert all(isinstance(r["accounts"], int) for r in rows)

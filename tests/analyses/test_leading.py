@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from advocacy.analyses import AnalysisResult
+from advocacy.analyses import AnalysisOptions, AnalysisResult, leading
 from tests.analyses.advocacy_oracle import Tables, add_months
 from tests.metrics.helpers import Company
 
@@ -156,3 +157,45 @@ def test_signals_part_reports_referrals_and_reward_cost(result: AnalysisResult) 
     assert s.referred_new_logos > 0
     assert s.reward_cost > 0
     assert s.referral_arr_per_reward_currency == pytest.approx(s.referral_new_arr / s.reward_cost)
+
+
+def _pooled(keep: tuple[float, float, float], grow: tuple[float, float, float]) -> pd.DataFrame:
+    """Pooled rows as `leading.run` builds them, with chosen adjusted differences."""
+    rates = {"next_logo_retention": 0.9, "next_expansion_rate": 0.2}
+    rows: list[dict[str, Any]] = [
+        {"group": g, "comparison": None, **rates} for g in ("advocates", "others")
+    ]
+    adj: dict[str, Any] = {"group": "difference", "comparison": "adjusted"}
+    for name, (value, lo, hi) in (("next_logo_retention", keep), ("next_expansion_rate", grow)):
+        adj |= {name: value, f"{name}_ci_low": lo, f"{name}_ci_high": hi}
+    return pd.DataFrame([*rows, adj])
+
+
+NO_SIGNALS = pd.DataFrame([{"referred_new_logos": 0, "referral_arr_per_reward_currency": np.nan}])
+
+
+@pytest.mark.parametrize(
+    ("keep", "grow", "reading"),
+    [
+        ((-0.05, -0.08, -0.02), (0.0, -0.01, 0.01), "negatively associated with retention"),
+        ((0.05, 0.02, 0.08), (-0.04, -0.06, -0.02),
+         "a retention signal, but negatively associated with expansion"),
+        ((0.0, -0.01, 0.01), (0.0, -0.01, 0.01), "neither a clear retention nor growth signal"),
+        ((0.05, 0.02, 0.08), (0.04, 0.02, 0.06), "both a retention and a growth signal"),
+    ],
+)  # fmt: skip
+def test_sentence_reads_a_negative_difference_as_a_negative_association(
+    keep: tuple[float, float, float], grow: tuple[float, float, float], reading: str
+) -> None:
+    text = leading._sentence(_pooled(keep, grow), NO_SIGNALS, "USD", 0.95)
+    assert text.startswith(f"Here advocacy is {reading}")
+    assert ("neither" in text) == reading.startswith("neither")
+    assert "95% CI" in text
+
+
+def test_sentence_states_the_configured_confidence(demo_company: Company) -> None:
+    base = demo_company.ws.settings
+    settings = replace(base, stats=replace(base.stats, confidence=0.8))
+    res = leading.run(demo_company.ws.source(), settings, AnalysisOptions())
+    assert "80% CI" in res.sentence
+    assert "95%" not in res.sentence

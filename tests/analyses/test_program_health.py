@@ -12,7 +12,8 @@ import pytest
 from scipy import stats as sps
 
 from advocacy.analyses import AnalysisResult
-from advocacy.workspace import init_workspace
+from advocacy.program.incentives import incentivized_reviews
+from advocacy.workspace import Workspace, init_workspace
 from tests.analyses.advocacy_oracle import Tables
 from tests.metrics.helpers import Company
 
@@ -187,6 +188,10 @@ def test_acceptance_trend_uses_every_period(result: AnalysisResult) -> None:
     assert len(rates) == 8
     assert trend.n == rates.n.sum()
     assert np.isfinite(trend.p_value)
+    slope = np.polyfit(np.arange(8.0), rates.value.to_numpy(float), 1, w=np.sqrt(rates.n))[0]
+    assert trend.value == pytest.approx(slope, rel=1e-9)
+    assert f"{100 * slope:+.1f} percentage points per period" in trend.detail
+    assert "% points" not in trend.detail
 
 
 def test_a_month_without_asks_is_flagged(tmp_path: Path) -> None:
@@ -197,7 +202,7 @@ def test_a_month_without_asks_is_flagged(tmp_path: Path) -> None:
     )
     (tmp_path / "asks.csv").write_text(
         "ask_id,account_id,ask_type,asked_at\nK1,A1,review,2026-01-10\nK2,A2,referral,2026-03-05\n"
-        "K3,A1,survey,2026-02-10\n",
+        "K3,A1,survey,2026-02-10\nK4,A1,survey,2026-03-31\n",
         encoding="utf-8",
     )
     with init_workspace(tmp_path / "ws") as ws:
@@ -211,3 +216,75 @@ def test_a_month_without_asks_is_flagged(tmp_path: Path) -> None:
     assert empty.value == 1
     assert empty.detail == "2026-02"
     assert "1 month(s) had no asks" in res.sentence
+
+
+def _small(folder: Path, files: dict[str, str]) -> Workspace:
+    ws = init_workspace(folder / "ws")
+    for table, text in files.items():
+        path = folder / f"{table}.csv"
+        path.write_text(text, encoding="utf-8")
+        ws.import_files([path], table=table)
+    return ws
+
+
+def test_the_month_in_progress_is_not_flagged_as_without_asks(tmp_path: Path) -> None:
+    """as_of 2026-03-15: March has no advocacy ask yet, but it has not ended."""
+    with _small(tmp_path, {
+        "accounts": "account_id,segment,created_at\nA1,smb,2025-01-01\n",
+        "asks": "ask_id,account_id,ask_type,asked_at\nK1,A1,review,2026-01-10\n"
+        "K2,A1,referral,2026-02-05\nK3,A1,survey,2026-03-15\n",
+    }) as ws:  # fmt: skip
+        res = ws.analyze("program", start="2026-01-01", end="2026-04-01", as_of="2026-03-15")
+    months = _rows(res, "asks_per_month")
+    assert months.value.tolist() == [1, 1, 0]
+    assert "not a campaign" not in months.detail.iloc[2]
+    assert "in progress" in months.detail.iloc[2]
+    empty = _total(res, "months_without_asks")
+    assert (empty.value, empty.n) == (0, 2)
+    assert "asks went out every month" in res.sentence
+
+
+REVIEWS = {
+    "accounts": "account_id,segment,created_at\nA1,smb,2025-01-01\nA2,smb,2025-01-01\n",
+    "advocacy_actions": "action_id,account_id,contact_id,action_type,occurred_at,platform,rating\n"
+    "R1,A1,C1,review,2026-02-01,g2,5\nR2,A2,C2,review,2026-02-03,g2,3\n"
+    "R3,A2,C2,review,2026-02-10,g2,4\nz1,A1,,other,2026-05-02,,\n",
+    "rewards": "reward_id,account_id,contact_id,reward_type,kind,value,given_at,action_id\n"
+    "W1,A1,C1,gift_card,monetary,50,2026-05-01,R1\n",
+}
+
+
+@pytest.mark.parametrize(("as_of", "flagged"), [("2026-03-31", 0), ("2026-05-02", 1)])
+def test_a_reward_after_as_of_does_not_make_an_earlier_review_incentivized(
+    tmp_path: Path, as_of: str, flagged: int
+) -> None:
+    """R1 (Feb) is linked to a monetary reward given on 05-01: incentivized only from then on."""
+    with _small(tmp_path, REVIEWS) as ws:
+        res = ws.analyze("program", start="2026-01-01", end="2026-04-01", as_of=as_of)
+        found = incentivized_reviews(ws.source(), cutoff=datetime(2026, 4, 1)).execute()
+    assert (
+        _rows(res, "incentive_bias")
+        .detail.iloc[0]
+        .startswith(f"platform g2: {flagged} incentivized")
+    )
+    assert found.empty
+
+
+def test_incentivized_reviews_cutoff_hides_later_asks_rewards_and_reviews(tmp_path: Path) -> None:
+    """R2 (02-03) came from ask K1 logged on 03-01 with an incentive; R5 (04-10) is declared."""
+    files = dict(REVIEWS)
+    files["advocacy_actions"] = (
+        "action_id,account_id,contact_id,action_type,occurred_at,platform,rating,ask_id,"
+        "incentivized\nR1,A1,C1,review,2026-02-01,g2,5,,\nR2,A2,C2,review,2026-02-03,g2,3,K1,\n"
+        "R5,A2,C2,review,2026-04-10,g2,4,,true\n"
+    )
+    files["asks"] = (
+        "ask_id,account_id,contact_id,ask_type,asked_at,incentive_offered\n"
+        "K1,A2,C2,review,2026-03-01,true\n"
+    )
+    with _small(tmp_path, files) as ws:
+        found = {
+            cut: sorted(incentivized_reviews(ws.source(), cutoff=cut).execute().action_id)
+            for cut in (None, datetime(2026, 2, 15), datetime(2026, 3, 2), datetime(2026, 5, 2))
+        }
+    assert list(found.values()) == [["R1", "R2", "R5"], [], ["R2"], ["R1", "R2", "R5"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from advocacy.analyses import AnalysisResult
 from advocacy.metrics.stats import benjamini_hochberg
+from advocacy.workspace import init_workspace
 from tests.analyses.advocacy_oracle import Tables, add_months
 from tests.metrics.helpers import Company
 
@@ -150,3 +152,22 @@ def test_nps_by_segment_covers_the_planted_nps_and_pools_the_engine(
     for value, row in seg.iterrows():
         expected = 100 * sums.at[value, "numerator"] / sums.at[value, "denominator"]
         assert row.nps == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("acted", [set(), {"A1", "A2"}])
+def test_sentence_says_equal_rates_are_equal(tmp_path: Path, acted: set[str]) -> None:
+    """Two segments with the same rate (none acted, or all did): no highest or lowest."""
+    files = {
+        "accounts": "account_id,segment,created_at\nA1,smb,2025-01-01\nA2,ent,2025-01-01\n",
+        "advocacy_actions": "action_id,account_id,action_type,occurred_at\n"
+        + "".join(f"x{a},{a},case_study,2026-02-01\n" for a in sorted(acted))
+        + "y1,A1,other,2026-03-31\n",
+    }
+    with init_workspace(tmp_path / "ws") as ws:
+        for table, text in files.items():
+            (tmp_path / f"{table}.csv").write_text(text, encoding="utf-8")
+            ws.import_files([tmp_path / f"{table}.csv"], table=table)
+        res = ws.analyze("segments", start="2026-01-01", end="2026-04-01", as_of="2026-03-31")
+    rate = "100.0%" if acted else "0.0%"
+    assert res.sentence.startswith(f"By segment, advocacy is the same in every value ({rate})")
+    assert "highest" not in res.sentence

@@ -15,16 +15,33 @@ import pandas as pd
 
 from advocacy.analyses import AnalysisOptions
 from advocacy.config import Settings
+from advocacy.errors import UserError
 from advocacy.metrics import stats
-from advocacy.metrics.context import Context, build_context
+from advocacy.metrics.context import Context, build_context, latest_data_date
 from advocacy.metrics.spec import MetricRequest
 from advocacy.metrics.stats._core import z_value
 
 
 def context(
-    source: Any, settings: Settings, options: AnalysisOptions, *, by: str | None = None
+    source: Any,
+    settings: Settings,
+    options: AnalysisOptions,
+    *,
+    by: str | None = None,
+    check: bool = True,
 ) -> Context:
-    """The metric engine's context for the analysis's period, range and as_of."""
+    """The metric engine's context for the analysis's period, range and as_of.
+
+    An as_of after the latest data is refused (`check`): the analyses count outcomes once their
+    window has closed by as_of, and a window past the data would count as closed with no events.
+    """
+    if check and options.as_of is not None:
+        latest = latest_data_date(source, settings)
+        if options.as_of > latest:
+            raise UserError(
+                f"--as-of {options.as_of} is after the latest data ({latest}): outcomes after "
+                f"{latest} are not known yet; use --as-of {latest} or earlier"
+            )
     request = MetricRequest.create(
         ["advocacy_rate"], by=by, period=options.period, start=options.start,
         end=options.end, as_of=options.as_of,
@@ -92,6 +109,11 @@ def normal_bounds(value: float, se: float, conf: float) -> tuple[float, float]:
         return np.nan, np.nan
     half = z_value(conf) * se
     return value - half, value + half
+
+
+def conf_label(conf: float) -> str:
+    """The confidence level as a sentence names it: 0.95 → "95%", 0.975 → "97.5%"."""
+    return f"{100 * conf:.10g}%"
 
 
 def pct(value: Any, digits: int = 1) -> str:

@@ -28,14 +28,16 @@ NO_PLATFORM = "(none)"
 def incentivized_reviews(ctx: Context, start: Any, end: Any) -> Any:
     """Rated reviews of known accounts in [start, end) with an `inc` flag (0/1) and platform.
 
-    The flag is the program's rule (`advocacy.program.incentives`), with the workspace policy.
+    The flag is the program's rule (`advocacy.program.incentives`), with the workspace policy,
+    seeing only rewards and asks before the cutoff (a later reward does not flag a review).
     """
     acts = ctx.source.table("advocacy_actions")
     reviews = acts.filter((acts.action_type == "review") & acts.rating.notnull())
     reviews = reviews.filter((reviews.occurred_at >= start) & (reviews.occurred_at < end))
     reviews = reviews.filter(reviews.occurred_at < ctx.cutoff)
     reviews = reviews.semi_join(ctx.accounts.select("account_id"), "account_id")
-    flagged = program_incentivized(ctx.source, Policy.from_settings(ctx.settings))
+    policy = Policy.from_settings(ctx.settings)
+    flagged = program_incentivized(ctx.source, policy, cutoff=ctx.cutoff)
     flagged = flagged.select(f_action=_.action_id).distinct()
     r = reviews.left_join(flagged, reviews.action_id == flagged.f_action)
     return r.select(

@@ -27,6 +27,7 @@ from advocacy.analyses import AnalysisOptions, AnalysisResult
 from advocacy.analyses.common import (
     cluster_sums,
     clustered_rates,
+    conf_label,
     context,
     linear_combination,
     normal_bounds,
@@ -171,19 +172,39 @@ def _signals(source: Any, settings: Settings, ctx: Context) -> pd.DataFrame:
     }])  # fmt: skip
 
 
-def _sentence(pooled: pd.DataFrame, signals: pd.DataFrame, currency: str) -> str:
+def _reading(adj: Any) -> str:
+    """Which signal the adjusted differences give: an interval above 0 is a signal, one below 0
+    a negative association (advocates doing worse), one across 0 says nothing."""
+    pos, neg = [], []
+    for name, what in (("next_logo_retention", "retention"), ("next_expansion_rate", "growth")):
+        lo, hi = adj[f"{name}_ci_low"], adj[f"{name}_ci_high"]
+        if lo > 0:
+            pos.append(what)
+        elif hi < 0:
+            neg.append({"retention": "retention", "growth": "expansion"}[what])
+    kind = {
+        ("retention", "growth"): "both a retention and a growth signal",
+        ("retention",): "a retention signal",
+        ("growth",): "a growth signal",
+    }.get(tuple(pos), "")
+    if neg:
+        worse = f"negatively associated with {' and '.join(neg)} (advocates did worse)"
+        return f"{kind}, but {worse}" if kind else worse
+    return kind or "neither a clear retention nor growth signal"
+
+
+def _sentence(pooled: pd.DataFrame, signals: pd.DataFrame, currency: str, conf: float) -> str:
     if pooled.empty:
         return "No period in the range has a closed next period yet."
     g = pooled.set_index("group")
     adj = pooled[pooled.comparison == "adjusted"].iloc[0]
     keep_lo, exp_lo = adj.next_logo_retention_ci_low, adj.next_expansion_rate_ci_low
-    retention, growth = keep_lo > 0, exp_lo > 0
-    kind = {(True, True): "both a retention and a growth signal", (True, False): "a retention signal",
-            (False, True): "a growth signal", (False, False): "neither a clear retention nor growth signal"}[(retention, growth)]  # fmt: skip
     text = (
-        f"Here advocacy is {kind}: advocates kept {pct(g.loc['advocates'].next_logo_retention)} of "
+        f"Here advocacy is {_reading(adj)}: advocates kept "
+        f"{pct(g.loc['advocates'].next_logo_retention)} of "
         f"logos next period vs {pct(g.loc['others'].next_logo_retention)} (adjusted difference "
-        f"{_pp(adj.next_logo_retention)}, 95% CI {_pp(keep_lo)} to {_pp(adj.next_logo_retention_ci_high)}) "
+        f"{_pp(adj.next_logo_retention)}, {conf_label(conf)} CI {_pp(keep_lo)} to "
+        f"{_pp(adj.next_logo_retention_ci_high)}) "
         f"and expanded {pct(g.loc['advocates'].next_expansion_rate)} vs "
         f"{pct(g.loc['others'].next_expansion_rate)} (adjusted {_pp(adj.next_expansion_rate)}, "
         f"{_pp(exp_lo)} to {_pp(adj.next_expansion_rate_ci_high)})"
@@ -211,7 +232,7 @@ def run(source: Any, settings: Settings, options: AnalysisOptions) -> AnalysisRe
     size = _SIZE[first.request.grain.value]
     wider = replace(options, start=first.periods[0].start_date, as_of=first.as_of,
                     end=add_months(first.periods[-1].end_date, size))  # fmt: skip
-    ctx = context(source, settings, wider, by="segment")
+    ctx = context(source, settings, wider, by="segment", check=False)
     try:
         units = _units(_frame(ctx), ctx)
     finally:
@@ -230,5 +251,5 @@ def run(source: Any, settings: Settings, options: AnalysisOptions) -> AnalysisRe
     lead = ["period_start", "period_label", "group", "comparison", "accounts"]
     main = main[lead + [c for c in main.columns if c not in lead]]
     signals = _signals(source, settings, first)
-    sentence = _sentence(pooled, signals, settings.currency)
+    sentence = _sentence(pooled, signals, settings.currency, conf)
     return AnalysisResult("leading", sentence, {"main": main, "signals": signals})

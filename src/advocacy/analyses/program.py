@@ -2,8 +2,8 @@
 
 One row per measure (`measure, segment, value, n, detail`, plus intervals or p-values where they
 exist): say–do gap by segment; the advocate pool of the latest complete period with new vs repeat
-advocates and concentration; advocacy asks per month (a month with none is flagged: a program,
-not a campaign); the acceptance trend; burned advocates (≥ 2 declines in their last 3 asks);
+advocates and concentration; advocacy asks per month (a month that ended by as_of with none is
+flagged: a program, not a campaign); the acceptance trend; burned advocates (≥ 2 declines in their last 3 asks);
 incentive bias of review ratings; detractors awaiting follow-up. Metric-shaped measures come from
 the metric engine so they match `advocacy metrics`.
 """
@@ -129,18 +129,23 @@ def _asks_per_month(ctx: Context) -> list[dict[str, Any]]:
     asks = asks.semi_join(ctx.accounts.select("account_id"), "account_id")
     hit = asks.join(months, (asks.asked_at >= months.m_start) & (asks.asked_at < months.m_end))
     counts = hit.group_by("m_month").agg(asks=_.count()).to_pandas()
-    every = months.select("m_month").to_pandas().merge(counts, on="m_month", how="left")
+    every = months.select("m_month", "m_end").to_pandas().merge(counts, on="m_month", how="left")
     every["asks"] = every["asks"].fillna(0).astype("int64")
     every = every.sort_values("m_month")
+    # A month still in progress at as_of may get its asks later: it is shown, never flagged.
+    every["ended"] = pd.to_datetime(every["m_end"]) <= pd.Timestamp(ctx.cutoff)
     out = [
         {"measure": "asks_per_month", "segment": None, "value": int(r.asks), "n": int(r.asks),
-         "detail": f"{pd.Timestamp(r.m_month):%Y-%m}" + ("" if r.asks else ": no asks — a program, not a campaign")}
+         "detail": f"{pd.Timestamp(r.m_month):%Y-%m}" + (
+             "" if r.asks else ": no asks — a program, not a campaign" if r.ended
+             else ": no asks yet (month in progress)")}
         for r in every.itertuples()
     ]  # fmt: skip
-    empty = [f"{pd.Timestamp(m):%Y-%m}" for m in every.m_month[every.asks == 0]]
+    ended = every[every.ended]
+    empty = [f"{pd.Timestamp(m):%Y-%m}" for m in ended.m_month[ended.asks == 0]]
     out.append({
-        "measure": "months_without_asks", "segment": None, "value": len(empty), "n": len(every),
-        "detail": ", ".join(empty) if empty else "every month had advocacy asks",
+        "measure": "months_without_asks", "segment": None, "value": len(empty), "n": len(ended),
+        "detail": ", ".join(empty) if empty else "every ended month had advocacy asks",
     })  # fmt: skip
     return out
 
@@ -162,8 +167,8 @@ def _acceptance(source: Any, settings: Settings, ctx: Context) -> list[dict[str,
         out.append({
             "measure": "acceptance_trend", "segment": None, "value": slope, "n": int(w.sum()),
             "p_value": test.p_value,
-            "detail": f"change in acceptance per period ({pct(slope)} points) over {len(rows)} "
-            "periods; Cochran–Armitage test for trend",
+            "detail": f"change in acceptance of {100 * slope:+.1f} percentage points per period "
+            f"over {len(rows)} periods (weighted least squares); Cochran–Armitage test for trend",
         })  # fmt: skip
     return out
 

@@ -157,11 +157,16 @@ def _sentence(main: pd.DataFrame) -> str:
         return "No active accounts in the range."
     flagged = main[main.differs_from_rest]
     top = main[main.dimension == main.dimension.iloc[0]]
-    lead = (
-        f"By {top.dimension.iloc[0]}, advocacy is highest in {top.value.iloc[0]} "
-        f"({pct(top.advocacy_rate.iloc[0])}) and lowest in {top.value.iloc[-1]} "
-        f"({pct(top.advocacy_rate.iloc[-1])})"
-    )
+    high, low = float(top.advocacy_rate.iloc[0]), float(top.advocacy_rate.iloc[-1])
+    if len(top) == 1:
+        lead = f"By {top.dimension.iloc[0]}, advocacy is {pct(high)} in {top.value.iloc[0]}, its only value"
+    elif abs(high - low) <= 1e-12:
+        lead = f"By {top.dimension.iloc[0]}, advocacy is the same in every value ({pct(high)})"
+    else:
+        lead = (
+            f"By {top.dimension.iloc[0]}, advocacy is highest in {top.value.iloc[0]} "
+            f"({pct(high)}) and lowest in {top.value.iloc[-1]} ({pct(low)})"
+        )
     if flagged.empty:
         return (
             lead + "; no value differs from the rest of its dimension beyond chance (BH q < 0.05)."
@@ -186,7 +191,9 @@ def run(source: Any, settings: Settings, options: AnalysisOptions) -> AnalysisRe
         totals = _totals(tot)
         parts, nps_parts = [], []
         for dim in dimensions(ctx):
-            dim_ctx = context(source, settings, replace(options, as_of=ctx.as_of), by=dim)
+            dim_ctx = context(
+                source, settings, replace(options, as_of=ctx.as_of), by=dim, check=False
+            )
             contexts.append(dim_ctx)
             # Used twice at most: the as-of groups stay a query instead of a materialised table.
             groups = _groups(dim_ctx)

@@ -1,13 +1,15 @@
 """Support ↔ advocacy (DESIGN §6): do accounts with better support become advocates more often?
 
-Index dates are the period starts of the range. At each one an active account gets a support band
-from the 180 days before it (`no_tickets`, `tickets_unrated`, `satisfied`, `unsatisfied`: any
-unsatisfied CSAT response, ticket-linked or not) and an outcome from the 90 days after it (a
-counted advocacy action; its NPS). An index date counts once its outcome window has closed by
-as_of. The same account recurs across index dates, so every interval is clustered by account.
-`accounts` counts account × index-date units (the rate's denominator); `distinct_accounts` the
-accounts behind them.
-"""
+Index dates are the period starts of the range. The population at an index date is what was known
+then: non-test accounts created before it and active at it (MRR > 0 in the month holding the index
+date for accounts with a revenue row for that month or earlier — a month counts once it has begun —
+else not churned before it). Each gets a support band from the 180 days before it (`no_tickets`,
+`tickets_unrated`, `satisfied`, `unsatisfied`: any unsatisfied CSAT response, ticket-linked or
+not) and an outcome from the 90 days after it (a counted advocacy action; its NPS). An index date
+counts once its outcome window has closed by as_of. The same account recurs across index dates, so
+every interval is clustered by account (the Mantel–Haenszel one by a cluster-robust linearised
+variance). `accounts` counts account × index-date units (the rate's denominator);
+`distinct_accounts` the accounts behind them."""
 
 from __future__ import annotations
 
@@ -17,11 +19,20 @@ from zoneinfo import ZoneInfo
 
 import ibis
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from ibis import _
 
 from advocacy.analyses import AnalysisOptions, AnalysisResult
-from advocacy.analyses.common import cluster_sums, clustered_rates, context, num, pct
+from advocacy.analyses.common import (
+    cluster_sums,
+    clustered_rates,
+    conf_label,
+    context,
+    normal_bounds,
+    num,
+    pct,
+)
 from advocacy.config import Settings
 from advocacy.errors import UserError
 from advocacy.metrics.calendar import utc_instant
@@ -56,6 +67,7 @@ def _index_dates(ctx: Context) -> pd.DataFrame:
         {
             "period_label": [p.label for p in ctx.periods],
             "index_date": [p.start_date for p in ctx.periods],
+            "i_month": [p.start_date.replace(day=1) for p in ctx.periods],
             "i_at": [p.start for p in ctx.periods],
             "lb_at": [
                 utc_instant(p.start_date - timedelta(LOOKBACK_DAYS), tz) for p in ctx.periods
@@ -109,11 +121,36 @@ def _outcomes(ctx: Context, idx: Any) -> tuple[Any, Any]:
     return acted, later
 
 
+def _population(ctx: Context, idx: Any) -> Any:
+    """(account_id, period_label) of the accounts known and active at each index date.
+
+    Nothing after the index date is used: an account must be created before it, and revenue
+    decides only for accounts billed by then (a revenue row for the index month or earlier),
+    as MRR > 0 in the index month; the others are active unless churned before it.
+    """
+    accounts = ctx.accounts.select("account_id", "created_at", "churned_at")
+    known = accounts.cross_join(idx.select("period_label", "i_at", "i_month"))
+    known = known.filter(known.created_at < known.i_at)
+    revenue = ctx.revenue
+    first = revenue.group_by("account_id").agg(first_month=_.month.min())
+    paying = revenue.filter(revenue.mrr > 0).select(p_account=_.account_id, p_month=_.month)
+    paying = paying.distinct()
+    known = known.left_join(first, "account_id").drop("account_id_right")
+    known = known.left_join(
+        paying, (known.account_id == paying.p_account) & (known.i_month == paying.p_month)
+    )
+    billed = known.first_month.notnull() & (known.first_month <= known.i_month)
+    dated = known.churned_at.isnull() | (known.churned_at >= known.i_at)
+    active = billed.ifelse(known.p_account.notnull(), dated)
+    return known.filter(active).select("account_id", "period_label")
+
+
 def account_frame(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per active account × index date (closed windows), and the index-date table."""
+    """One row per account active at an index date, and the index-date table."""
     dates = _index_dates(ctx)
-    idx = ibis.memtable(dates[["period_label", "i_at", "lb_at", "out_at"]])
-    pop = ctx.active.join(ctx.groups, KEYS).select("account_id", "period_label", segment=_.grp)
+    idx = ibis.memtable(dates[["period_label", "i_at", "lb_at", "out_at", "i_month"]])
+    pop = _population(ctx, idx).join(ctx.groups, KEYS)
+    pop = pop.select("account_id", "period_label", segment=_.grp)
     acted, later = _outcomes(ctx, idx)
     for part in (_tickets(ctx, idx), _csat(ctx, idx), acted, later):
         pop = pop.left_join(part, KEYS)
@@ -174,21 +211,57 @@ def _deff(these: pd.DataFrame, ref: pd.DataFrame) -> float:
     return design_effect_ratio(robust, iid)
 
 
+def mh_cluster_variance(
+    y: npt.ArrayLike, exposed: npt.ArrayLike, stratum: npt.ArrayLike, cluster: npt.ArrayLike
+) -> float:
+    """Cluster-robust linearised Var(log RR_MH), stratum margins held fixed.
+
+    RR_MH = R/S with R = Σ_k n0_k/N_k Σ_{i ∈ k, exposed} y_i and S = Σ_k n1_k/N_k Σ_{i ∈ k,
+    unexposed} y_i. Unit i of stratum k contributes n0_k/N_k (y_i − p1_k)/R if exposed and
+    −n1_k/N_k (y_i − p0_k)/S if not; contributions are summed per cluster and
+    V = C/(C − 1) Σ_c u_c². With one stratum this is `log_rr_cluster_variance`.
+    """
+    f = pd.DataFrame({"y": y, "e": exposed, "k": stratum, "c": cluster}).astype({"y": float})
+    f["e"] = f["e"].astype(int)
+    cell = pd.DataFrame(f.groupby(["k", "e"]).y.agg(["sum", "count"]).unstack("e", fill_value=0))
+    both = pd.MultiIndex.from_product([["sum", "count"], [0, 1]])
+    cell = cell.reindex(columns=both, fill_value=0)
+    cell = cell[(cell["count"][0] > 0) & (cell["count"][1] > 0)]
+    n1, n0 = cell["count"][1], cell["count"][0]
+    total = n1 + n0
+    r = float((cell["sum"][1] * n0 / total).sum())
+    s = float((cell["sum"][0] * n1 / total).sum())
+    f = f[f.k.isin(cell.index)]
+    if r <= 0 or s <= 0 or f.c.nunique() < 2:
+        return np.nan
+    k = f.k
+    p1, p0 = k.map(cell["sum"][1] / n1), k.map(cell["sum"][0] / n0)
+    u = np.where(f.e == 1, k.map(n0 / total) * (f.y - p1) / r, -k.map(n1 / total) * (f.y - p0) / s)
+    per = pd.Series(u, index=f.index).groupby(f.c.to_numpy()).sum().to_numpy()
+    c = per.size
+    return float(c / (c - 1) * np.sum(per * per))
+
+
 def _mh_row(units: pd.DataFrame, conf: float) -> dict[str, Any]:
-    """Satisfied vs unsatisfied, stratified by segment (Greenland–Robins variance × deff)."""
+    """Satisfied vs unsatisfied, stratified by segment. The variance of log RR_MH is the
+    cluster-robust linearised one (accounts recur across index dates), at least Greenland–Robins'."""
     sat, ref = units[units.band == "satisfied"], units[units.band == REFERENCE]
     a = sat.groupby("segment").advocate.agg(["sum", "count"])
     c = ref.groupby("segment").advocate.agg(["sum", "count"])
     strata = a.add_suffix("_1").join(c.add_suffix("_0"), how="inner")
-    est = mantel_haenszel_rr(
-        strata.sum_1, strata.count_1, strata.sum_0, strata.count_0, conf,
-        deff=_deff(sat, ref) if len(sat) and len(ref) else 1.0,
-    )  # fmt: skip
+    est = mantel_haenszel_rr(strata.sum_1, strata.count_1, strata.sum_0, strata.count_0, conf)
+    both = pd.concat([sat.assign(_e=1), ref.assign(_e=0)])
+    robust = mh_cluster_variance(both.advocate, both._e, both.segment, both.account_id)
+    var = max(robust, est.var_log) if np.isfinite(robust) else est.var_log
+    lo, hi = np.nan, np.nan
+    if est.rr > 0 and np.isfinite(est.rr) and np.isfinite(var):
+        lo, hi = np.exp(normal_bounds(float(np.log(est.rr)), float(np.sqrt(var)), conf))
     return {
         "band": "mh", "segment": None, "accounts": int(strata.count_1.sum() + strata.count_0.sum()),
         "advocates": int(strata.sum_1.sum() + strata.sum_0.sum()), "risk_ratio": est.rr,
-        "rr_ci_low": est.lo, "rr_ci_high": est.hi,
+        "rr_ci_low": lo, "rr_ci_high": hi,
         "comparison": f"satisfied vs {REFERENCE}, Mantel–Haenszel over {len(strata)} segments",
+        "distinct_accounts": int(both.account_id.nunique()),
     }  # fmt: skip
 
 
@@ -209,7 +282,7 @@ def _correlations(units: pd.DataFrame, conf: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _sentence(main: pd.DataFrame) -> str:
+def _sentence(main: pd.DataFrame, conf: float) -> str:
     rows = main.set_index(["band"]).loc[lambda f: f.segment.isna()]
     if "satisfied" not in rows.index or REFERENCE not in rows.index or "mh" not in rows.index:
         return "Too few accounts with CSAT responses to compare satisfied and unsatisfied support."
@@ -230,7 +303,7 @@ def _sentence(main: pd.DataFrame) -> str:
         sure = "the interval includes 1"
     return (
         f"On this data {verdict} within 90 days ({pct(sat.advocacy_rate)} vs "
-        f"{pct(ref.advocacy_rate)}; segment-adjusted risk ratio {num(mh.risk_ratio)}, 95% CI "
+        f"{pct(ref.advocacy_rate)}; segment-adjusted risk ratio {num(mh.risk_ratio)}, {conf_label(conf)} CI "
         f"{num(lo)}–{num(hi)}, {sure}): an association, not an effect."
     )
 
@@ -253,13 +326,14 @@ def run(source: Any, settings: Settings, options: AnalysisOptions) -> AnalysisRe
     for segment in sorted(units.segment.unique()):
         rows += _band_rows(units[units.segment == segment], segment, conf)
     main = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    main["distinct_accounts"] = main["distinct_accounts"].astype("int64")
     closed = dates[dates.closed].index_date
     main["first_index_date"], main["last_index_date"] = closed.min(), closed.max()
     main["index_dates"] = len(closed)
     main["pending_n"] = int((~frame.closed).sum())
     main["as_of"] = ctx.as_of
     parts = {"main": main, "correlations": _correlations(units, conf), "index_dates": _dates(frame)}
-    return AnalysisResult("support", _sentence(main), parts)
+    return AnalysisResult("support", _sentence(main, conf), parts)
 
 
 def _dates(frame: pd.DataFrame) -> pd.DataFrame:

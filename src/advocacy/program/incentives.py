@@ -7,6 +7,7 @@ it (the same local-day counting as the policy: a reward on day d covers reviews 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -23,10 +24,14 @@ REASONS = (
 )
 
 
-def incentivized_reviews(source: Source, policy: Policy | None = None) -> Any:
+def incentivized_reviews(
+    source: Source, policy: Policy | None = None, cutoff: datetime | None = None
+) -> Any:
     """(action_id, account_id, reason, declared, reward_linked, ask_incentive, recent_reward).
 
-    `reason` is the first of REASONS that applies; the flags say which ones do. Example:
+    `reason` is the first of REASONS that applies; the flags say which ones do. With `cutoff` (a
+    naive UTC instant) only reviews, rewards and asks before it are seen, so an analysis as of a
+    date does not learn from a reward given later. Example:
     ``incentivized_reviews(Source(ws.store.ibis())).execute()``.
     """
     policy = policy or Policy()
@@ -36,6 +41,10 @@ def incentivized_reviews(source: Source, policy: Policy | None = None) -> Any:
     rewards = source.table("rewards")
     money = rewards.filter(rewards.kind == "monetary")
     asks = source.table("asks")
+    if cutoff is not None:
+        reviews = reviews.filter(reviews.occurred_at < cutoff)
+        money = money.filter(money.given_at < cutoff)
+        asks = asks.filter(asks.asked_at < cutoff)
     offered = asks.filter(asks.incentive_offered.fill_null(False))
     money_w = money.select(
         w_contact=money.contact_id,
