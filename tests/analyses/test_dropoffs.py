@@ -271,3 +271,9 @@ def test_overlapping_windows_are_noted(demo_company: Company) -> None:
     assert "PC07" in notes["PC08"]
     assert notes[["PC01", "PC02", "PC03", "PC04", "PC05"]].isna().all()
     assert (main["placebo_dates"] == 0).all()
+
+
+def test_an_as_of_after_the_data_is_refused(demo_company: Company) -> None:
+    latest = demo_company.as_of
+    with pytest.raises(UserError, match="after the latest data"):
+        demo_company.ws.analyze("dropoffs", as_of=latest + timedelta(days=30))

@@ -8,6 +8,7 @@ Statistics then run on account-level frames pulled from SQL (one row per account
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,17 @@ from advocacy.metrics import stats
 from advocacy.metrics.context import Context, build_context, latest_data_date
 from advocacy.metrics.spec import MetricRequest
 from advocacy.metrics.stats._core import z_value
+
+
+def checked_as_of(source: Any, settings: Settings, options: AnalysisOptions) -> date:
+    """options.as_of, or the latest data date; an as_of after the latest data is refused."""
+    latest = latest_data_date(source, settings)
+    if options.as_of is not None and options.as_of > latest:
+        raise UserError(
+            f"--as-of {options.as_of} is after the latest data ({latest}): outcomes after "
+            f"{latest} are not known yet; use --as-of {latest} or earlier"
+        )
+    return options.as_of or latest
 
 
 def context(
@@ -35,13 +47,8 @@ def context(
     An as_of after the latest data is refused (`check`): the analyses count outcomes once their
     window has closed by as_of, and a window past the data would count as closed with no events.
     """
-    if check and options.as_of is not None:
-        latest = latest_data_date(source, settings)
-        if options.as_of > latest:
-            raise UserError(
-                f"--as-of {options.as_of} is after the latest data ({latest}): outcomes after "
-                f"{latest} are not known yet; use --as-of {latest} or earlier"
-            )
+    if check:
+        checked_as_of(source, settings, options)
     request = MetricRequest.create(
         ["advocacy_rate"], by=by, period=options.period, start=options.start,
         end=options.end, as_of=options.as_of,

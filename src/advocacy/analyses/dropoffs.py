@@ -24,6 +24,7 @@ import pandas as pd
 
 from advocacy.analyses import AnalysisOptions, AnalysisResult
 from advocacy.analyses.changepoints import change_points
+from advocacy.analyses.common import checked_as_of
 from advocacy.analyses.dropoff_data import (
     Accounts,
     Panel,
@@ -56,7 +57,6 @@ from advocacy.analyses.dropoff_quiet import ChangeWindows, quiet_accounts
 from advocacy.config import Settings
 from advocacy.errors import UserError
 from advocacy.metrics.calendar import end_of_day, utc_instant
-from advocacy.metrics.context import latest_data_date
 from advocacy.metrics.source import Source
 from advocacy.metrics.stats import benjamini_hochberg
 
@@ -107,7 +107,7 @@ def run(source: Source, settings: Settings, options: AnalysisOptions) -> Analysi
     in that range.
     """
     cfg = DropoffConfig.create(dict(options.extra))
-    as_of = options.as_of or latest_data_date(source, settings)
+    as_of = checked_as_of(source, settings, options)
     cutoff = end_of_day(as_of, settings.calendar)
     tz = ZoneInfo(settings.calendar.timezone)
     changes = _changes(source, options, cutoff, tz)
