@@ -67,7 +67,9 @@ def company(store: Store) -> World:
 Request = tuple[str, str | None, str, datetime]  # account, contact, ask type, at (naive UTC)
 
 
-def decide(store: Store, settings: Settings, requests: Sequence[Request]) -> pd.DataFrame:
+def decide(
+    store: Store, settings: Settings, requests: Sequence[Request], *, later_asks: bool = False
+) -> pd.DataFrame:
     """The blocking rows for requests numbered 0, 1, … (request_id is the position)."""
     frame = pd.DataFrame(
         {
@@ -82,14 +84,17 @@ def decide(store: Store, settings: Settings, requests: Sequence[Request]) -> pd.
         "request_id": "string", "account_id": "string", "contact_id": "string",
         "ask_type": "string", "at": "timestamp",
     }))  # fmt: skip
-    expr = blocking(Source(store.ibis()), Policy.from_settings(settings), table)
+    expr = blocking(Source(store.ibis()), Policy.from_settings(settings), table,
+                    later_asks=later_asks)  # fmt: skip
     out: pd.DataFrame = expr.to_pandas()
     return out
 
 
-def rules(store: Store, settings: Settings, *requests: Request) -> list[dict[str, datetime | None]]:
+def rules(
+    store: Store, settings: Settings, *requests: Request, later_asks: bool = False
+) -> list[dict[str, datetime | None]]:
     """rule -> eligible_from, for each request (evaluated together, as candidates do)."""
-    out = decide(store, settings, requests)
+    out = decide(store, settings, requests, later_asks=later_asks)
     found: list[dict[str, datetime | None]] = [{} for _ in requests]
     for r in out.itertuples():
         when = None if pd.isna(r.eligible_from) else pd.Timestamp(r.eligible_from).to_pydatetime()

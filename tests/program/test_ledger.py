@@ -121,7 +121,7 @@ def test_refusal_names_the_rule_and_the_local_eligibility_date(store: Store) -> 
     message = str(refused.value)
     assert "advocacy_cap" in message
     assert "contact_spacing" in message
-    assert "becomes eligible on 2026-04-10 (Europe/Berlin)" in message  # Jan 10 local + 90 days
+    assert "becomes eligible on 2026-04-10 00:00 Europe/Berlin" in message  # Jan 10 local + 90 days
     assert {b.rule for b in refused.value.blockers} == {"advocacy_cap", "contact_spacing"}
     assert max(b.eligible_from for b in refused.value.blockers if b.eligible_from) == midnight(
         date(2026, 4, 10), BERLIN
@@ -172,7 +172,10 @@ def test_user_mistakes(store: Store) -> None:
 
 
 def test_outcomes_are_numbered_and_append_only(store: Store) -> None:
-    company(store).write()
+    world = company(store)
+    world.add("advocacy_actions", action_id="act1", account_id="A1", contact_id="C1",
+              action_type="review", occurred_at=datetime(2026, 1, 19))  # fmt: skip
+    world.write()
     settings = settings_for("UTC")
     ask = create_ask(store, settings, AskInput("review", contact_id="C1", at=datetime(2026, 1, 10)))
     assert (

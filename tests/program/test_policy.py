@@ -93,7 +93,7 @@ def test_rolling_90_days_across_the_dst_change_in_berlin(store: Store) -> None:
     ]
 
 
-def test_asks_after_the_request_do_not_count(store: Store) -> None:
+def test_asks_after_the_request_do_not_count_for_candidates(store: Store) -> None:
     world = company(store)
     _ask(world, "k1", "C1", datetime(2026, 3, 1, 12))
     world.write()
@@ -103,6 +103,27 @@ def test_asks_after_the_request_do_not_count(store: Store) -> None:
     )  # fmt: skip
     assert before == {}
     assert set(same) == {"advocacy_cap", "contact_spacing", "account_spacing"}
+
+
+def test_asks_after_the_request_count_when_recording_one(store: Store) -> None:
+    # A backdated request an hour before an ask, and 29 / 30 local days before it.
+    world = company(store)
+    _ask(world, "k1", "C1", datetime(2026, 3, 1, 12))
+    world.write()
+    before, same, day29, day30 = rules(
+        store, settings_for("UTC"),
+        ("A1", "C1", "review", datetime(2026, 3, 1, 11)), ("A1", "C1", "review", datetime(2026, 3, 1, 12)),
+        ("A1", "C1", "review", datetime(2026, 1, 31)), ("A1", "C1", "review", datetime(2026, 1, 30, 23)),
+        later_asks=True,
+    )  # fmt: skip
+    # Each rule lifts when the later ask's own block ends.
+    assert before == {
+        "advocacy_cap": datetime(2026, 5, 30), "contact_spacing": datetime(2026, 3, 31),
+        "account_spacing": datetime(2026, 3, 15),
+    }  # fmt: skip
+    assert set(same) == {"advocacy_cap", "contact_spacing", "account_spacing"}
+    assert set(day29) == {"advocacy_cap", "contact_spacing"}  # Jan 31 → Mar 1: 29 days
+    assert set(day30) == {"advocacy_cap"}  # 30 days: spacing met, still in a 90-day window
 
 
 def test_account_spacing_day_13_vs_14(store: Store) -> None:
@@ -278,15 +299,22 @@ def test_many_requests_at_once_match_a_pandas_oracle(store: Store) -> None:
         account, contact = rng.choice(contacts)
         at = datetime(2026, 1, 1) + timedelta(minutes=rng.randrange(0, 220 * 24 * 60))
         requests.append((account, contact, rng.choice(["review", "survey"]), at))
-    out = decide(store, settings_for(LA), requests)
-    got = {(int(r.request_id), str(r.rule)) for r in out.itertuples()}
+    for later in (False, True):
+        out = decide(store, settings_for(LA), requests, later_asks=later)
+        got = {(int(r.request_id), str(r.rule)) for r in out.itertuples()}
+        expected = _spacing_oracle(requests, asks, later)
+        assert got == expected
+        assert len(expected) > 100
+
+
+def _spacing_oracle(requests: list[Any], asks: list[Any], later: bool) -> set[tuple[int, str]]:
     expected = set()
     for i, (account, contact, kind, at) in enumerate(requests):
         day = _la_day(at)
         for _, a_account, a_contact, a_kind, a_at in asks:
-            gap = (day - _la_day(a_at)).days
-            if a_at > at:
+            if a_at > at and not later:
                 continue
+            gap = abs((day - _la_day(a_at)).days)  # with `later`, asks after it count too
             if kind == "survey" and a_kind == "survey" and a_contact == contact and gap < 30:
                 expected.add((i, "survey_cap"))
             if kind != "survey" and a_kind != "survey":
@@ -296,8 +324,7 @@ def test_many_requests_at_once_match_a_pandas_oracle(store: Store) -> None:
                     expected.add((i, "contact_spacing"))
                 if a_account == account and gap < 14:
                     expected.add((i, "account_spacing"))
-    assert got == expected
-    assert len(expected) > 100
+    return expected
 
 
 def _la_day(at: datetime) -> date:
@@ -362,3 +389,57 @@ def test_spark_gives_the_same_rows(duckdb_store: Store, spark: Any) -> None:
     on_spark = blocking(Source(spark), policy, req).to_pandas()
     on_spark = on_spark.sort_values(["request_id", "rule"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(on_spark, frame, check_dtype=False)
+
+
+def test_cap_of_two_holds_in_every_window_against_a_brute_force_oracle(store: Store) -> None:
+    """Asks before and after the requests: the request plus the asks of any 90-day window that
+    holds it must not exceed the cap; the oracle tries every such window, day by day."""
+    import random
+
+    rng = random.Random(11)
+    world = company(store)
+    asks = []
+    for i in range(8):
+        at = datetime(2025, 1, 1) + timedelta(minutes=rng.randrange(0, 500 * 24 * 60))
+        asks.append(at)
+        _ask(world, f"k{i}", "C1", at)
+    world.write()
+    requests = [
+        ("A1", "C1", "review", datetime(2025, 1, 1) + timedelta(hours=rng.randrange(0, 520 * 24)))
+        for _ in range(150)
+    ]
+    settings = settings_for(LA, advocacy_cap=2, contact_spacing_days=0, account_spacing_days=0)
+    out = decide(store, settings, requests, later_asks=True)
+    got = {int(r.request_id) for r in out.itertuples() if r.rule == "advocacy_cap"}
+    days = [_la_day(a) for a in asks]
+    expected = set()
+    for i, (_, _, _, at) in enumerate(requests):
+        day = _la_day(at)
+        for start in (day - timedelta(days=k) for k in range(90)):
+            inside = sum(start <= d < start + timedelta(days=90) for d in days)
+            if inside + 1 > 2:
+                expected.add(i)
+                break
+    assert got == expected
+    assert 10 < len(expected) < 140
+    # Where a request is blocked, its eligible_from is when some ask of the window leaves it.
+    ends = {midnight(d + timedelta(days=90), LA) for d in days}
+    assert set(out[out.rule == "advocacy_cap"].eligible_from) <= ends
+
+
+def test_reopened_urgent_ticket_still_open_blocks(store: Store) -> None:
+    # Resolved once on Jul 3, reopened later (status open again): resolved_at keeps Jul 3.
+    world = company(store)
+    opened, resolved = datetime(2026, 7, 1, 8), datetime(2026, 7, 3, 17, 45)
+    world.add("tickets", ticket_id="t1", account_id="A1", opened_at=opened, resolved_at=resolved,
+              priority="urgent", status="pending", reopened=1)  # fmt: skip
+    world.add("tickets", ticket_id="t2", account_id="A2", opened_at=opened, resolved_at=resolved,
+              priority="urgent", status="closed", reopened=1)  # fmt: skip
+    world.write()
+    got = rules(
+        store, settings_for("UTC"), ("A1", "C1", "review", opened - timedelta(seconds=1)),
+        ("A1", "C1", "review", datetime(2026, 7, 2)), ("A1", "C1", "review", datetime(2026, 8, 1)),
+        ("A2", "C3", "review", datetime(2026, 7, 2)), ("A2", "C3", "review", datetime(2026, 8, 1)),
+    )  # fmt: skip
+    assert got == [{}, {"urgent_ticket": None}, {"urgent_ticket": None},
+                   {"urgent_ticket": resolved}, {}]  # fmt: skip

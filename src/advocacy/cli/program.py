@@ -10,7 +10,9 @@ import typer
 
 from advocacy.cli.output import Format, emit, stderr
 from advocacy.errors import UserError
+from advocacy.program.instants import zoned_text
 
+AT_HELP = "when: ISO time (without an offset, in the business time zone) or a date; default now"
 FormatOpt = Annotated[Format, typer.Option("--format", help="table, json or csv")]
 asks_app = typer.Typer(
     help="The ledger of every ask, its outcomes and the policy behind it.", no_args_is_help=True
@@ -30,7 +32,9 @@ def asks_create(
     at: Annotated[
         str | None,
         typer.Option(
-            "--at", help="when: ISO time (naive = UTC) or a date (its local start); default now"
+            "--at",
+            help="when: ISO time (without an offset, the business time zone's wall time) or a "
+            "date (its local start); default now",
         ),
     ] = None,
     trigger: Annotated[str | None, typer.Option("--trigger", help="what prompted the ask")] = None,
@@ -50,9 +54,10 @@ def asks_create(
             ask_type=ask_type, contact=contact, account=account, at=at, trigger=trigger,
             owner=owner, override=override, reason=reason,
         )  # fmt: skip
+        tz = ws.settings.calendar.timezone
     who = f"contact {record.contact_id}" if record.contact_id else f"account {record.account_id}"
     typer.echo(
-        f"{record.ask_id}: {record.ask_type} ask to {who} recorded at {record.asked_at:%Y-%m-%d %H:%M} UTC"
+        f"{record.ask_id}: {record.ask_type} ask to {who} recorded at {zoned_text(record.asked_at, tz)}"
     )
     if record.overridden:
         rules = ", ".join(b.rule for b in record.blockers)
@@ -66,7 +71,7 @@ def asks_outcome(
     status: Annotated[
         str, typer.Option("--status", help="accepted, declined, completed, expired, withdrawn")
     ],
-    at: Annotated[str | None, typer.Option("--at", help="when (ISO; default now)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help=AT_HELP)] = None,
     action: Annotated[
         str | None, typer.Option("--action", help="the advocacy action it led to")
     ] = None,
@@ -77,7 +82,8 @@ def asks_outcome(
     """Append an outcome to an ask (the ledger is append-only)."""
     with ctx.obj.open() as ws:
         row = ws.record_outcome(ask_id, status=status, at=at, action=action, note=note)
-    typer.echo(f"{ask_id}: outcome {row['seq']} {row['status']} at {row['at']:%Y-%m-%d %H:%M} UTC")
+        tz = ws.settings.calendar.timezone
+    typer.echo(f"{ask_id}: outcome {row['seq']} {row['status']} at {zoned_text(row['at'], tz)}")
 
 
 @asks_app.command("list")
@@ -138,13 +144,14 @@ def rewards_add(
     action: Annotated[
         str | None, typer.Option("--action", help="the advocacy action rewarded")
     ] = None,
-    at: Annotated[str | None, typer.Option("--at", help="when (ISO; default now)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help=AT_HELP)] = None,
 ) -> None:
     """Record a reward; warns when monetary rewards dominate the recent ones."""
     with ctx.obj.open() as ws:
         record = ws.add_reward(account=account, reward_type=reward_type, kind=kind,
                                contact=contact, value=value, action=action, at=at)  # fmt: skip
-    typer.echo(f"{record.reward_id}: {kind} reward recorded")
+        tz = ws.settings.calendar.timezone
+    typer.echo(f"{record.reward_id}: {kind} reward recorded at {zoned_text(record.given_at, tz)}")
     if record.warning:
         stderr.print(f"[yellow]warning:[/yellow] {record.warning}")
 

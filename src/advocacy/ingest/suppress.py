@@ -10,6 +10,8 @@ opted-out contact stays opted out whatever a later contacts file says.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import duckdb
 import pyarrow as pa
 
@@ -51,7 +53,12 @@ def suppress_staged(
         return _outcomes(con, tx, blank)
     match = _in("contact_id", _ID_HASH)
     if table.name == "contacts" and "email" in columns:
-        match = f"({match} OR (email IS NOT NULL AND {_in('email', 'sha256(lower(trim(email)))')}))"
+        by_email = f"(email IS NOT NULL AND {_in('email', 'sha256(lower(trim(email)))')})"
+        if _suppress_new_ids(con, tx, f"{by_email} AND NOT {match}"):
+            rows = tx.fetchall("SELECT hash, kind FROM _suppressions")
+            data = pa.table({"hash": [r[0] for r in rows], "kind": [r[1] for r in rows]})
+            con.register("_suppressed_arrow", data)
+        match = f"({match} OR {by_email})"
     found = con.execute(f"SELECT count(*) FROM _typed WHERE {match}").fetchone()
     count = int(found[0]) if found else 0
     if table.name == "contacts" and "advocacy_opt_out" in columns:
@@ -63,6 +70,26 @@ def suppress_staged(
             f"WHERE {_in('contact_id', _ID_HASH)}"
         )
     return count
+
+
+def _suppress_new_ids(con: duckdb.DuckDBPyConnection, tx: Tx, where: str) -> int:
+    """Contact ids not stored yet that arrive with a forgotten email are the same person under
+    a new id: their hashes join `_suppressions` (in the import's transaction), so this row and
+    the person's rows in later files of other tables get a pseudonym and lose personal fields."""
+    found = con.execute(
+        f"SELECT DISTINCT contact_id, {_ID_HASH} FROM _typed WHERE {where} AND contact_id IS NOT NULL"
+    ).fetchall()
+    added = 0
+    for contact_id, digest in found:
+        if tx.fetchone("SELECT 1 FROM contacts WHERE contact_id = ?", (contact_id,)) is not None:
+            continue  # a stored duplicate was blanked by `forget`; it keeps its id
+        tx.execute(
+            "INSERT INTO _suppressions (hash, kind, added_at) VALUES (?, 'contact_id', ?) "
+            "ON CONFLICT DO NOTHING",
+            (digest, datetime.now(UTC).replace(tzinfo=None)),
+        )
+        added += 1
+    return added
 
 
 def _outcomes(con: duckdb.DuckDBPyConnection, tx: Tx, blank: list[str]) -> int:

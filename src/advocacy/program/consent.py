@@ -92,7 +92,10 @@ def forget(store: Store, *, contact_id: str) -> Erasure:
             raise UserError(f"unknown contact '{contact_id}' (already forgotten?)")
         email, name, _title = person if person is not None else (None, None, None)
         rows = _canonical(tx, contact_id, alias, email)
+        payloads = _payloads(tx, contact_id, alias, email)
         rows.update(_internal(tx, contact_id, alias, [v for v in (email, name) if v]))
+        for table, n in payloads.items():
+            rows[table] = rows.get(table, 0) + n
         _suppress(tx, digest, "contact_id")
         if email:
             _suppress(tx, sha256(email.strip().lower()), "email")
@@ -165,6 +168,90 @@ def _internal(tx: Tx, contact_id: str, alias: str, values: list[str]) -> dict[st
                 if value.lower() != value:
                     touched += _replace(tx, table, col, value.lower(), ERASED)
         out[table] = touched
+    return out
+
+
+# JSON copies of rows the imports keep: (table, payload column). Free-text fields go too.
+_PAYLOADS = (("_conflicts", "incoming"), ("_revisions", "previous"))
+_FREE_TEXT = ("comment", "note")
+
+
+def _value_text(value: Any) -> str | None:
+    """A JSON scalar as the text an id would be (4242 and "4242" alike); None for the rest."""
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _parsed(text: str | None) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _payloads(tx: Tx, contact_id: str, alias: str, email: str | None) -> dict[str, int]:
+    """Rows of the person kept as JSON by conflicts and revisions (matched by the contact id,
+    whether it came as text or a number, or for contacts by the email): personal and free-text
+    fields become null and the id the pseudonym. Quarantined raw rows carrying the id as any
+    field's whole value (a mapped source column too) are dropped, as `_internal` drops those
+    quoting it. Done in Python on the few rows whose text holds the id or the email at all."""
+    out: dict[str, int] = {}
+    norm = email.strip().lower() if email else None
+    for table, column in _PAYLOADS:
+        col = f'"{column}"'
+        needles = [contact_id, *([norm] if norm else [])]
+        cond = " OR ".join([f"strpos(lower({col}), lower(?)) > 0"] * len(needles))
+        found = tx.fetchall(
+            f"SELECT import_id, table_name, row_key, {col} FROM {table} WHERE {cond}", needles
+        )
+        touched = 0
+        for import_id, table_name, row_key, text in found:
+            obj = _parsed(text)
+            if obj is None:
+                continue
+            by_id = _value_text(obj.get("contact_id")) == contact_id
+            mail = obj.get("email")
+            by_email = (
+                table_name == "contacts"
+                and norm is not None
+                and isinstance(mail, str)
+                and mail.strip().lower() == norm
+            )
+            if not (by_id or by_email):
+                continue
+            spec = TABLES.get(str(table_name))
+            personal = {c.name for c in spec.columns if c.personal} if spec else set()
+            for key in personal | set(_FREE_TEXT):
+                if key in obj:
+                    obj[key] = None
+            if by_id:
+                obj["contact_id"] = alias
+            tx.execute(
+                f"UPDATE {table} SET {col} = ? WHERE import_id = ? AND table_name = ? "
+                f"AND row_key = ? AND {col} = ?",
+                (json.dumps(obj), import_id, table_name, row_key, text),
+            )
+            touched += 1
+        out[table] = touched
+    rows = tx.fetchall(
+        "SELECT import_id, row_number, raw FROM _quarantine WHERE strpos(raw, ?) > 0", (contact_id,)
+    )
+    dropped = 0
+    for import_id, row_number, raw in rows:
+        obj = _parsed(raw)
+        if obj is None or all(_value_text(v) != contact_id for v in obj.values()):
+            continue
+        tx.execute(
+            "UPDATE _quarantine SET raw = NULL, reason = ? WHERE import_id = ? AND raw = ? "
+            "AND (row_number = ? OR row_number IS NULL)",
+            ("a row of an erased contact", import_id, raw, row_number),
+        )
+        dropped += 1
+    out["_quarantine"] = dropped
     return out
 
 

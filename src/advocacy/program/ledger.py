@@ -13,15 +13,16 @@ import functools
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ibis
 import pandas as pd
 
 from advocacy.config import Settings
 from advocacy.errors import UserError
-from advocacy.program.instants import as_of_instant, local_text, parse_instant, utcnow
+from advocacy.program.instants import as_of_instant, parse_instant, utcnow, zoned_text
 from advocacy.program.intx import compile_sql, fetch, literal_table, tx_source
 from advocacy.program.localdays import LocalDays
 from advocacy.program.policy import Policy, blocking
@@ -106,7 +107,8 @@ def lock_guards(tx: Tx, keys: list[str]) -> None:
 def policy_sql(policy: Policy, dialect: Dialect) -> str:
     """The policy over one literal request, compiled once per policy and dialect."""
     table = literal_table("_policy_request", REQUEST_SCHEMA)
-    return compile_sql(blocking(tx_source(dialect), policy, table).order_by("rule"), dialect)
+    expr = blocking(tx_source(dialect), policy, table, later_asks=True)
+    return compile_sql(expr.order_by("rule"), dialect)
 
 
 def evaluate(
@@ -267,7 +269,7 @@ def _refusal(
     parts = [
         f"{b.rule} ({b.detail}; "
         + (
-            f"lifts {local_text(b.eligible_from, tz)})"
+            f"lifts {zoned_text(b.eligible_from, tz)})"
             if b.eligible_from
             else "does not lift by itself)"
         )
@@ -278,9 +280,9 @@ def _refusal(
         when = f"{who} is not eligible while {', '.join(standing)} holds"
     else:
         latest = max(b.eligible_from for b in blockers if b.eligible_from is not None)
-        when = f"{who} becomes eligible on {local_text(latest, tz)} ({tz})"
+        when = f"{who} becomes eligible on {zoned_text(latest, tz)}"
     return (
-        f"policy refuses the {request.ask_type} ask to {who} at {local_text(at, tz)}: "
+        f"policy refuses the {request.ask_type} ask to {who} at {zoned_text(at, tz)}: "
         + "; ".join(parts)
         + f'. {when}. To ask anyway: --override --reason "…"'
     )
@@ -296,7 +298,8 @@ def record_outcome(
     except ValueError:
         known = ", ".join(s.value for s in AskStatus)
         raise UserError(f"unknown status '{status}'; the statuses are: {known}") from None
-    when = parse_instant(at, settings.calendar.timezone)
+    tz = settings.calendar.timezone
+    when = parse_instant(at, tz)
 
     def work(tx: Tx) -> dict[str, Any]:
         ask = tx.fetchone("SELECT asked_at FROM asks WHERE ask_id = ?", (ask_id,))
@@ -304,16 +307,24 @@ def record_outcome(
             raise UserError(f"unknown ask '{ask_id}' (see `advocacy asks list`)")
         if when < ask[0]:
             raise UserError(
-                f"the outcome ({when:%Y-%m-%d %H:%M}) is before the ask ({ask[0]:%Y-%m-%d %H:%M})"
+                f"the outcome ({zoned_text(when, tz)}) is before the ask ({zoned_text(ask[0], tz)})"
             )
+        check_action(tx, action_id)
         lock_guards(tx, [f"ask:{ask_id}"])
         last = tx.fetchone(
-            "SELECT seq, status FROM ask_outcomes WHERE ask_id = ? ORDER BY seq DESC LIMIT 1",
+            'SELECT seq, status, "at" FROM ask_outcomes WHERE ask_id = ? ORDER BY seq DESC LIMIT 1',
             (ask_id,),
         )
         if last is not None and last[1] in _TERMINAL:
             raise UserError(
                 f"ask {ask_id} is already {last[1]} (outcome {last[0]}); the ledger is append-only"
+            )
+        latest = tx.fetchone('SELECT max("at") FROM ask_outcomes WHERE ask_id = ?', (ask_id,))
+        if latest is not None and latest[0] is not None and when < latest[0]:
+            raise UserError(
+                f"the outcome ({zoned_text(when, tz)}) is before the ask's latest outcome "
+                f"({last[1] if last else '?'} at {zoned_text(latest[0], tz)}); outcomes are "
+                "recorded in time order"
             )
         seq = 1 if last is None else int(last[0]) + 1
         tx.execute(
@@ -329,6 +340,14 @@ def record_outcome(
         }
 
     return store.run(work)
+
+
+def check_action(tx: Tx, action_id: str | None) -> None:
+    """An action named by an outcome or a reward must be a known advocacy action."""
+    if action_id is None:
+        return
+    if tx.fetchone("SELECT 1 FROM advocacy_actions WHERE action_id = ?", (action_id,)) is None:
+        raise UserError(f"unknown action '{action_id}': import it into advocacy_actions first")
 
 
 def list_asks(store: Store, *, contact_id: str | None = None) -> pd.DataFrame:
@@ -351,15 +370,32 @@ def list_asks(store: Store, *, contact_id: str | None = None) -> pd.DataFrame:
 
 def expire_asks(store: Store, settings: Settings, *, as_of: str | None = None) -> int:
     """Record `expired` for unanswered asks past `expires_at`, or past the configured number of
-    local days after the ask; the outcome is dated when the ask expired, not when this ran."""
+    local days after the ask; the outcome is dated when the ask expired, not when this ran.
+
+    The ledger is append-only, so nothing is dated in the future: an `as_of` after today is
+    refused and the end of today counts only up to now. An `expires_at` before the ask (a bad
+    import) expires the ask when it was made."""
     policy = Policy.from_settings(settings)
+    if policy.ask_expiry_days < 1:
+        raise UserError("policy.ask_expiry_days must be at least 1")
+    now = utcnow()
     cutoff = as_of_instant(as_of, policy.timezone)
+    today = now.replace(tzinfo=UTC).astimezone(ZoneInfo(policy.timezone)).date()
+    if as_of is not None and cutoff > as_of_instant(today, policy.timezone):
+        raise UserError(
+            f"--as-of {as_of} is after today ({today} in {policy.timezone}): the ledger records "
+            "only expiries that already happened"
+        )
+    cutoff = min(cutoff, now)
 
     def work(tx: Tx) -> int:
         source = tx_source(tx.dialect)
         asks, outcomes = source.table("asks"), source.table("ask_outcomes")
         ld = LocalDays(policy.timezone, source.con.name)
-        due = asks.expires_at.fill_null(ld.day_start(asks.asked_at, policy.ask_expiry_days))
+        due = ibis.greatest(
+            asks.expires_at.fill_null(ld.day_start(asks.asked_at, policy.ask_expiry_days)),
+            asks.asked_at,
+        )
         open_ = asks.filter(~asks.ask_id.isin(outcomes.ask_id)).select("ask_id", due=due)
         expr = open_.filter(open_.due <= ibis.literal(cutoff))
         sql = compile_sql(expr, tx.dialect)

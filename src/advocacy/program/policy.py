@@ -6,8 +6,12 @@ first moment the rule stops blocking. It is the single definition used by `advoc
 
 Day counts are local calendar days of the business time zone: an ask on local day d blocks a
 rule of N days on days d … d+N−1 and lets go at the local midnight that starts day d+N (so with
-30 days, day 29 is refused and day 30 allowed). Only asks, responses and tickets at or before the
-request's instant count, so a request dated in the past is judged as it would have been then.
+30 days, day 29 is refused and day 30 allowed). Responses, tickets and asks count from their
+instant on, so a request dated in the past is judged as it would have been then. Recording an ask
+(`later_asks=True`) also counts asks dated after it (a backdated or future-dated creation): they
+block it within the spacing, and the rolling cap holds in every window of local days that
+contains the new ask, so recording asks out of time order cannot build a history the policy
+would refuse. Candidates judge what was known at their as_of and leave later asks out.
 
 Decisions of this module, recorded in `Policy.as_dict()`:
 - withdrawn asks count (`count_withdrawn`): the customer was contacted all the same;
@@ -15,7 +19,10 @@ Decisions of this module, recorded in `Policy.as_dict()`:
   surveys after a detractor answer or during an urgent ticket would bias the metrics upward;
 - an advocacy opt-out also stops survey invitations (`opt_out_covers_surveys`);
 - a non-null `consent_scopes` allows exactly the ask types it lists;
-- an ask naming only an account meets the account rules (spacing, blackouts) only.
+- an ask naming only an account meets the account rules (spacing, blackouts) only;
+- an urgent ticket whose status is open or pending blocks from its opening on, whatever its
+  resolved_at says: a reopened ticket keeps the earlier resolution, and when it was reopened is not
+  recorded, so the time between that resolution and the reopening counts as open too.
 """
 
 from __future__ import annotations
@@ -106,8 +113,10 @@ RULES: dict[str, str] = {
 }
 
 
-def blocking(source: Source, policy: Policy, requests: Any) -> Any:
+def blocking(source: Source, policy: Policy, requests: Any, *, later_asks: bool = False) -> Any:
     """Rows (request_id, rule, detail, eligible_from) of the rules blocking each request.
+
+    `later_asks` counts asks dated after the request too (see the module docstring).
 
     `requests` has request_id, account_id, contact_id (nullable), ask_type and at (naive UTC).
     No row for a request means it is allowed. `eligible_from` is the first instant the rule no
@@ -124,7 +133,7 @@ def blocking(source: Source, policy: Policy, requests: Any) -> Any:
     ld = LocalDays(policy.timezone, backend_of(source.con))
     parts = [
         *_consent(source, policy, ld, req),
-        *_ask_rules(source, policy, ld, req),
+        *_ask_rules(source, policy, ld, req, later_asks),
         *_blackouts(source, policy, ld, req),
     ]
     return ibis.union(*parts, distinct=False)
@@ -190,7 +199,7 @@ def _asks(source: Source, policy: Policy) -> Any:
     return asks
 
 
-def _ask_rules(source: Source, policy: Policy, ld: LocalDays, req: Any) -> list[Any]:
+def _ask_rules(source: Source, policy: Policy, ld: LocalDays, req: Any, later: bool) -> list[Any]:
     asks = _asks(source, policy)
     advocacy = asks.filter(asks.e_type != SURVEY)
     surveys = asks.filter(asks.e_type == SURVEY)
@@ -201,38 +210,92 @@ def _ask_rules(source: Source, policy: Policy, ld: LocalDays, req: Any) -> list[
     return [
         _capped(contact_req, _until(advocacy, ld, policy.advocacy_window_days), "contact",
                 policy.advocacy_cap, "advocacy_cap",
-                f" advocacy ask(s) to the contact in {policy.advocacy_window_days} days; oldest counted: "),
+                f" advocacy ask(s) to the contact in {policy.advocacy_window_days} days; oldest counted: ",
+                ld, policy.advocacy_window_days, later),
         _latest(contact_req, _until(advocacy, ld, policy.contact_spacing_days), "contact",
-                "contact_spacing", f"{last}to the contact: ", policy.contact_spacing_days),
+                "contact_spacing", f"{last}to the contact: ", policy.contact_spacing_days, later),
         _latest(adv_req, _until(advocacy, ld, policy.account_spacing_days), "account",
-                "account_spacing", f"{last}to the account: ", policy.account_spacing_days),
+                "account_spacing", f"{last}to the account: ", policy.account_spacing_days, later),
         _capped(survey_req, _until(surveys, ld, policy.survey_window_days), "contact",
                 policy.survey_cap, "survey_cap",
-                f" survey invitation(s) to the contact in {policy.survey_window_days} days; oldest counted: "),
+                f" survey invitation(s) to the contact in {policy.survey_window_days} days; oldest counted: ",
+                ld, policy.survey_window_days, later),
     ]  # fmt: skip
 
 
 def _until(asks: Any, ld: LocalDays, days: int) -> Any:
-    """Each ask with the instant its `days`-day block ends and the local day it was made."""
+    """Each ask with the local day it was made, when that day starts, when its `days`-day block
+    ends, and the earliest local midnight from which a request is fewer than `days` days before it."""
     return asks.mutate(
-        e_until=ld.day_start(asks.e_at, days), e_day=ld.date(asks.e_at).cast("string")
+        e_start=ld.day_start(asks.e_at, 0),
+        e_until=ld.day_start(asks.e_at, days),
+        e_from=ld.day_start(asks.e_at, 1 - days),
+        e_day=ld.date(asks.e_at).cast("string"),
     )
 
 
-def _prior(req: Any, asks: Any, by: str) -> Any:
-    """Each request joined to the earlier asks (same contact or account) still blocking it."""
+def _near(req: Any, asks: Any, by: str, later: bool) -> Any:
+    """Each request joined to the asks (same contact or account) fewer than the rule's days away
+    in local days, before it (and, with `later`, after it), that still count at its instant."""
     key = (
         req.contact_id == asks.e_contact_id
         if by == "contact"
         else req.account_id == asks.e_account_id
     )
     live = asks.e_withdrawn.isnull() | (asks.e_withdrawn > req.at)
-    return req.join(asks, [key, asks.e_at <= req.at, req.at < asks.e_until, live])
+    since = asks.e_from <= req.at if later else asks.e_at <= req.at
+    return req.join(asks, [key, since, req.at < asks.e_until, live])
 
 
-def _capped(req: Any, asks: Any, by: str, cap: int, rule: str, text: str) -> Any:
+def _capped(
+    req: Any, asks: Any, by: str, cap: int, rule: str, text: str, ld: LocalDays, days: int,
+    later: bool,
+) -> Any:  # fmt: skip
+    """Blocked when the request would put more than `cap` asks in some `days`-day window holding it.
+
+    With earlier asks only (always without `later`) that is `cap` or more of them in the window
+    ending on the request's day, free once the oldest surplus one leaves. With later asks too, the
+    windows starting on each earlier ask's day and on the request's own day are counted (a window
+    holding the most asks can always start on one of these days); the rule then lifts once the
+    last of these asks has left the window.
+    """
+    j = _near(req, asks, by, later)
+    if not later:
+        return _capped_earlier(j, cap, rule, text)
+    j = j.mutate(has_later=(j.e_at > j.at).any().over(ibis.window(group_by=j.request_id)))
+    earlier = _capped_earlier(j.filter(~j.has_later), cap, rule, text)
+    mixed = j.filter(j.has_later)
+    starts = ibis.union(
+        mixed.filter(mixed.e_start <= mixed.at).select("request_id", w_start=_.e_start,
+                                                       w_end=_.e_until),
+        mixed.select("request_id", w_start=ld.day_start(mixed.at, 0),
+                     w_end=ld.day_start(mixed.at, days)),
+        distinct=True,
+    )  # fmt: skip
+    inner = mixed.select(i_request=_.request_id, i_at=_.e_at)
+    counts = (
+        starts.join(inner, [starts.request_id == inner.i_request, inner.i_at >= starts.w_start,
+                            inner.i_at < starts.w_end])
+        .group_by("request_id", "w_start")
+        .agg(c=_.i_at.count())
+        .group_by("request_id")
+        .agg(m=_.c.max())
+    )  # fmt: skip
+    ordered = ibis.window(
+        group_by=mixed.request_id, order_by=[ibis.desc(mixed.e_at), ibis.desc(mixed.e_ask_id)]
+    )
+    latest = mixed.mutate(k=ibis.row_number().over(ordered)).filter(_.k == 0)
+    latest = latest.join(counts, "request_id").filter(_.m >= cap)
+    later_text = text.replace("; oldest counted: ", " around the ask; latest: ")
+    detail = (
+        latest.m.cast("string") + ibis.literal(later_text) + latest.e_type + " on " + latest.e_day
+    )
+    mixed_rows = _row(latest, rule, detail, latest.e_until)
+    return ibis.union(earlier, mixed_rows, distinct=False)
+
+
+def _capped_earlier(j: Any, cap: int, rule: str, text: str) -> Any:
     """Blocked while `cap` or more asks sit in the window; free once the oldest surplus one leaves."""
-    j = _prior(req, asks, by)
     w = ibis.window(group_by=j.request_id)
     ordered = ibis.window(group_by=j.request_id, order_by=[j.e_at, j.e_ask_id])
     j = j.mutate(n=j.e_ask_id.count().over(w), k=ibis.row_number().over(ordered))
@@ -241,9 +304,9 @@ def _capped(req: Any, asks: Any, by: str, cap: int, rule: str, text: str) -> Any
     return _row(j, rule, detail, j.e_until)
 
 
-def _latest(req: Any, asks: Any, by: str, rule: str, text: str, days: int) -> Any:
-    """Blocked until `days` local days after the latest earlier ask."""
-    j = _prior(req, asks, by)
+def _latest(req: Any, asks: Any, by: str, rule: str, text: str, days: int, later: bool) -> Any:
+    """Blocked until `days` local days after the latest ask fewer than `days` days away."""
+    j = _near(req, asks, by, later)
     ordered = ibis.window(
         group_by=j.request_id, order_by=[ibis.desc(j.e_at), ibis.desc(j.e_ask_id)]
     )
@@ -283,12 +346,14 @@ def _urgent(source: Source, req: Any) -> Any:
         t_resolved=t.resolved_at, t_status=t.status,
     )  # fmt: skip
     done = t.t_status.isin(["solved", "closed"]).fill_null(False)
+    is_open = t.t_status.isin(["open", "pending"]).fill_null(False)
+    t = t.mutate(t_open=is_open, t_done=done)
     j = req.join(t, [req.account_id == t.t_account, t.t_opened <= req.at])
-    j = j.filter((j.t_resolved > j.at) | (j.t_resolved.isnull() & ~done))
+    j = j.filter(j.t_open | (j.t_resolved > j.at) | (j.t_resolved.isnull() & ~j.t_done))
     g = j.group_by("request_id").agg(
         n=_.t_id.count(),
         first=_.t_id.min(),
-        unresolved=_.t_resolved.isnull().ifelse(1, 0).sum(),
+        unresolved=(_.t_resolved.isnull() | _.t_open).ifelse(1, 0).sum(),
         until=_.t_resolved.max(),
     )
     detail = g.n.cast("string") + " urgent ticket(s) open, e.g. " + g.first

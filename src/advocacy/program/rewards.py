@@ -13,6 +13,7 @@ import pandas as pd
 from advocacy.config import Settings
 from advocacy.errors import UserError
 from advocacy.program.instants import parse_instant
+from advocacy.program.ledger import check_action
 from advocacy.program.policy import Policy
 from advocacy.schema.vocab import RewardKind
 from advocacy.storage.store import Store, Tx
@@ -48,6 +49,7 @@ def _check(tx: Tx, reward: RewardInput) -> None:
             raise UserError(f"unknown contact '{reward.contact_id}'")
         if row[0] != reward.account_id:
             raise UserError(f"contact '{reward.contact_id}' belongs to account '{row[0]}'")
+    check_action(tx, reward.action_id)
 
 
 def add_reward(store: Store, settings: Settings, reward: RewardInput) -> RewardRecord:

@@ -83,6 +83,9 @@ def _pg_parts(url: str) -> tuple[str, str | None]:
     return urlunparse(clean), schema
 
 
+PG_OPTIONS = "-c TimeZone=UTC -c client_encoding=UTF8"
+
+
 class Store:
     """A handle on the operational store; cheap to keep open for the life of a process."""
 
@@ -111,7 +114,8 @@ class Store:
     def _pg_connect(self) -> Any:
         import psycopg
 
-        options = "-c TimeZone=UTC"
+        # UTF8 whatever the database's encoding: a SQL_ASCII database would hand back bytes.
+        options = PG_OPTIONS
         if self.schema:
             options += f" -c search_path={self.schema}"
         try:
@@ -186,7 +190,7 @@ class Store:
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             database=(parsed.path or "/").lstrip("/") or None,
-            options="-c TimeZone=UTC" + (f" -c search_path={self.schema}" if self.schema else ""),
+            options=PG_OPTIONS + (f" -c search_path={self.schema}" if self.schema else ""),
         )
 
     def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
