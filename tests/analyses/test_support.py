@@ -62,32 +62,21 @@ def test_default_index_dates_are_the_eight_closed_quarter_starts(
 def test_band_populations_match_the_planted_truth(
     result: AnalysisResult, overall: pd.DataFrame, demo_company: Company, demo_truth: dict[str, Any]
 ) -> None:
-    """The truth counts every account active at some time in the quarter; the analysis only those
-    known and active at the index date (an account created later cannot be in it). The truth's
-    population is read independently, and the analysis differs from it by the late starters."""
+    """The truth's population is the analysis's: accounts known and active at each index date
+    (account × index-date units), counted by the generator from its own state."""
     truth = demo_truth["effects"]["support_advocacy"]["accounts_by_band"]
+    got = {b: int(overall.at[b, "accounts"]) for b in BANDS}
+    assert got == truth
     idx = list(result.part("index_dates").index_date)
-    tables = Tables.load(demo_company.ws, demo_company.as_of)
-    quarter = support_units(tables, idx, in_quarter=True).groupby("band").size()
-    assert {b: int(quarter[b]) for b in BANDS} == truth
-    at_index = support_units(tables, idx)
-    assert {b: int(overall.at[b, "accounts"]) for b in BANDS} == at_index.groupby(
-        "band"
-    ).size().to_dict()
-    late = sum(truth.values()) - len(at_index)
-    assert 0 < late < 0.25 * sum(truth.values())
-    # Bands that need support history before the index date barely change (reactivations).
-    for band in ("tickets_unrated", "satisfied", "unsatisfied"):
-        assert truth[band] - 10 <= overall.at[band, "accounts"] <= truth[band], band
+    at_index = support_units(Tables.load(demo_company.ws, demo_company.as_of), idx)
+    assert at_index.groupby("band").size().to_dict() == truth
 
 
 def test_band_rates_cover_the_planted_rates(
     overall: pd.DataFrame, demo_truth: dict[str, Any]
 ) -> None:
     expected = demo_truth["effects"]["support_advocacy"]["expected"]["rate_by_band"]
-    # no_tickets is left out: the truth's no_tickets population includes the accounts that start
-    # during the quarter (shorter outcome windows), which the analysis does not count.
-    for band in BANDS[1:]:
+    for band in BANDS:
         assert overall.at[band, "ci_low"] <= expected[band] <= overall.at[band, "ci_high"], band
 
 
@@ -100,7 +89,7 @@ def test_risk_ratios_have_the_planted_sign_and_cover_the_truth(
     assert mh.rr_ci_low > 1
     assert sat.rr_ci_low <= expected["risk_ratio_satisfied_vs_unsatisfied"] <= sat.rr_ci_high
     assert mh.rr_ci_low <= expected["risk_ratio_mh_by_segment"] <= mh.rr_ci_high
-    for band in ("tickets_unrated",):  # no_tickets: see test_band_rates_cover_the_planted_rates
+    for band in ("no_tickets", "tickets_unrated"):
         rr = expected["risk_ratio_vs_unsatisfied"][band]
         assert overall.at[band, "rr_ci_low"] <= rr <= overall.at[band, "rr_ci_high"], band
     assert overall.at["unsatisfied", "risk_ratio"] == 1.0

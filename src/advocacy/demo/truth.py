@@ -20,6 +20,7 @@ from advocacy.demo.calendar import (
     N_DAYS,
     N_QUARTERS,
     QUARTER_START,
+    BoolArr,
     FloatArr,
     IntArr,
     month_of,
@@ -61,13 +62,28 @@ def _one_hot(acc: Accounts, dimension: str) -> FloatArr:
     return np.asarray(member, dtype=np.float64)
 
 
+def _active_at_index(acc: Accounts, state: Lifecycle, q: int) -> BoolArr:
+    """Known and active at quarter ``q``'s start, as the support analysis selects its population.
+
+    Created before the start (compared in the whole seconds the writer stores) and MRR > 0 in the
+    quarter's first month, which holds the start; that month counts once it has begun, so it
+    includes comebacks later in that month. Every account pays from its creation month, so one
+    created before the start has a revenue row by then and the analysis's no-revenue rule
+    (not churned before the start) never applies.
+    """
+    start = float(QUARTER_START[q]) * 86400.0
+    created = np.floor(acc.created * 86400.0) < start
+    return np.asarray(created & (state.mrr_month[:, 3 * q] > 0), dtype=np.bool_)
+
+
 class Truth:
     """Sums per segment, band, quarter and day from which demo_truth.json is derived."""
 
     def __init__(self) -> None:
         q = N_QUARTERS
         self.rate = np.zeros((2, 3, q))  # (accounts, Σ P(advocate)) per segment and quarter
-        self.band = np.zeros((2, 4, 3, q))  # (accounts, Σ P(action in 90 days)) per band
+        # (accounts, Σ P(action in 90 days)) per band, of the accounts active at the quarter start
+        self.band = np.zeros((2, 4, 3, q))
         self.ret = np.zeros((3, 2, 3, q))  # (base, Σ P(retained), Σ P(expanded)) by advocate
         # Expected counted actions per day and active accounts per Monday, by dimension value.
         self.actions = {d: np.zeros((len(v), N_DAYS)) for d, v in DIMENSIONS.items()}
@@ -89,8 +105,10 @@ class Truth:
         seg = acc.seg[active]
         _bump(self.rate, (0, seg, q), 1.0)
         _bump(self.rate, (1, seg, q), -np.expm1(log_q[active]))
-        _bump(self.band, (0, band[active], seg, q), 1.0)
-        _bump(self.band, (1, band[active], seg, q), -np.expm1(log_90[active]))
+        at_index = real & _active_at_index(acc, state, q)
+        seg = acc.seg[at_index]
+        _bump(self.band, (0, band[at_index], seg, q), 1.0)
+        _bump(self.band, (1, band[at_index], seg, q), -np.expm1(log_90[at_index]))
         days = np.arange(int(qs), int(qe))
         ok = real[pi["account"]] if pi else np.zeros(0, dtype=bool)
         for dim, target in self.actions.items():

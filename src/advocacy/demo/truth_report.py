@@ -76,7 +76,8 @@ def support_effect(t: Truth, p: Params) -> dict[str, Any]:
         "estimand": f"P(counted action in [index, +{OUTCOME_DAYS} days)) by support band at the "
         f"index date (quarter starts of the default range, {p.support_lookback_days}-day CSAT "
         "lookback, "
-        f"unsatisfied = CSAT <= {CSAT_UNSATISFIED_MAX:g} on 1-5); accounts active in the quarter",
+        f"unsatisfied = CSAT <= {CSAT_UNSATISFIED_MAX:g} on 1-5); accounts known and active at "
+        "the index date (created before it, MRR > 0 in the month holding it)",
         "parameter": {
             "unsatisfied_hazard_multiplier": p.unsatisfied_multiplier,
             "satisfied_vs_unsatisfied_hazard_ratio": round(1 / p.unsatisfied_multiplier, 6),
