@@ -93,9 +93,8 @@ class Tables:
         )
 
 
-def support_units(t: Tables, index_dates: list[date], *, in_quarter: bool = False) -> pd.DataFrame:
-    """(account, index date, segment, band, advocate) for accounts active at each index date, or
-    (`in_quarter`, the demo truth's population) active at some time in the quarter it starts."""
+def support_units(t: Tables, index_dates: list[date]) -> pd.DataFrame:
+    """(account, index date, segment, band, advocate) for accounts active at each index date."""
     rows = []
     csat = t.responses[t.responses.survey == "csat"]
     unsat = csat.score < np.where(
@@ -106,7 +105,7 @@ def support_units(t: Tables, index_dates: list[date], *, in_quarter: bool = Fals
     for idx in index_dates:
         at = datetime.combine(idx, datetime.min.time())
         lb, out = at - timedelta(days=180), at + timedelta(days=90)
-        active = t.active(idx, add_months(idx, 3)) if in_quarter else t.active_at(idx)
+        active = t.active_at(idx)
         look = csat[(csat.responded_at >= lb) & (csat.responded_at < at)]
         tick = t.tickets[(t.tickets.opened_at >= lb) & (t.tickets.opened_at < at)]
         adv = t.advocates(at, out)
