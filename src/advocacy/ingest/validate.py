@@ -223,9 +223,9 @@ def _date(col: Column, src: Source, v: str, ctx: Context) -> tuple[str, str]:
     return typed, "coalesce(" + ", ".join(errors) + ")"
 
 
-def typed_column(col: Column, src: Source, ctx: Context) -> tuple[str, str]:
-    """(typed SQL, error SQL) of one column; `v` is its text form."""
-    v = text_of(src)
+def typed_column(col: Column, src: Source, ctx: Context, v: str | None = None) -> tuple[str, str]:
+    """(typed SQL, error SQL) of one column; `v` is its text form (or a column holding it)."""
+    v = v or text_of(src)
     match col.type:
         case ColType.STRING:
             typed, err = _string(col, v)
@@ -279,12 +279,18 @@ def build_select(
     where: str, ctx: Context, raw_columns: list[str], overflow: list[str] | None = None,
 ) -> str:  # fmt: skip
     """One SELECT yielding typed columns, `_row`, `_err`, `_err_col` and `_raw` (rejects only)."""
+    # Three layers, so each value is parsed once: the trimmed text of every source (`_v{i}`),
+    # then the typed values, then the error texts that refer to both by name.
+    texts: dict[str, str] = {}
     typed: dict[str, str] = {}
     errors: list[tuple[str, str]] = []
-    for name, src in sources.items():
-        typed[name], err = typed_column(table.column(name), src, ctx)
-        errors.append((name, f"_e{len(errors)}"))
-        typed[f"_e{len(errors) - 1}"] = err
+    error_sql: dict[str, str] = {}
+    for i, (name, src) in enumerate(sources.items()):
+        texts[f"_v{i}"] = text_of(src)
+        value, err = typed_column(table.column(name), src, ctx, v=f"_v{i}")
+        typed[name] = value
+        error_sql[f"_e{i}"] = err.replace(value, quote_ident(name)) if len(value) > 12 else err
+        errors.append((name, f"_e{i}"))
     if table.name == "survey_responses":
         lo, hi = scale_defaults(typed["survey"])
         typed["scale_min"] = f"COALESCE({typed.get('scale_min', 'NULL')}, {lo})"
@@ -316,22 +322,30 @@ def build_select(
     refs = [f"{quote_ident(c)} AS _r{i}" for i, c in enumerate(raw_columns)]
     fields = ", ".join(f"{quote_ident(c)} := _r{i}" for i, c in enumerate(raw_columns))
     raw_names = ", ".join(f"_r{i}" for i in range(len(raw_columns)))
-    inner = ", ".join(
+    text_layer = ", ".join(["*", *(f"{sql} AS {n}" for n, sql in texts.items())])
+    typed_layer = ", ".join(
         [
             "_row",
             "_line",
             "_file",
+            *texts,
             *(f"{sql} AS {quote_ident(n)}" for n, sql in typed.items()),
             *refs,
         ]
     )
+    names = ", ".join(
+        ["_row", "_line", "_file", *texts, *(quote_ident(n) for n in typed)]
+        + ([raw_names] if raw_names else [])
+    )
+    error_layer = ", ".join([names, *(f"{sql} AS {n}" for n, sql in error_sql.items())])
     err_text = f"NULLIF(concat_ws('; ', {', '.join(e for _, e in errors) or 'NULL'}), '')"
     first = " ".join(f"WHEN {e} IS NOT NULL THEN {sql_str(c)}" for c, e in errors)
     out = ", ".join(quote_ident(c) for c in [*provided_order(table, set(typed)), *extras])
     checked = (
         f"SELECT _row, _line, _file, {out}, {err_text} AS _err, "
         f"CASE {first or 'WHEN false THEN NULL'} END AS _err_col, {raw_names} "
-        f"FROM (SELECT {inner} FROM {view} {where}) AS _t"
+        f"FROM (SELECT {error_layer} FROM (SELECT {typed_layer} FROM "
+        f"(SELECT {text_layer} FROM {view} {where}) AS _a) AS _b) AS _t"
     )
     return (
         f"SELECT _row, _line, _file, {out}, _err, _err_col, "
