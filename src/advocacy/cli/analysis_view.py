@@ -75,6 +75,9 @@ def readable(name: str, part: str, rows: pd.DataFrame) -> pd.DataFrame:
     spec = VIEWS.get(name) if part == "main" else None
     if spec is None:
         return rows.map(lambda v: _fmt(v, "num") if isinstance(v, float) else v)
+    if name == "dropoffs" and {"flagged", "q_value"} <= set(rows.columns):
+        # What needs attention first: flagged drops, then the strongest evidence.
+        rows = rows.sort_values(["flagged", "q_value"], ascending=[False, True], kind="stable")
     table = pd.DataFrame(index=rows.index)
     for column, unit, interval in spec:
         if column not in rows:
@@ -91,4 +94,7 @@ def readable(name: str, part: str, rows: pd.DataFrame) -> pd.DataFrame:
                     for lo, hi in zip(lows, highs, strict=True)
                 ]
                 table = table.rename(columns={"95% interval": f"{column} 95% CI"})
+    if name == "dropoffs":
+        # One interval per row: of the ratio (actions, referrals) or of the difference (levels).
+        table = table.rename(columns={"ratio 95% CI": "95% CI (ratio or diff)"})
     return table.reset_index(drop=True)
