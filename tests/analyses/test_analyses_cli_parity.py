@@ -21,9 +21,9 @@ import pytest
 
 from advocacy.demo import GeneratedCompany, generate
 from advocacy.workspace import Workspace, open_workspace
+from tests.cli import ADVOCACY as CLI
 from tests.metrics.helpers import import_company
 
-CLI = Path("/work/main/.venv/bin/advocacy")
 FIELDS = {
     "support": {"band", "segment", "accounts", "advocates", "advocacy_rate", "ci_low", "ci_high",
                 "risk_ratio", "rr_ci_low", "rr_ci_high"},

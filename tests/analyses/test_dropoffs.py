@@ -19,9 +19,9 @@ from advocacy.analyses.dropoff_quiet import COLUMNS as QUIET_COLUMNS
 from advocacy.analyses.dropoffs import COLUMNS
 from advocacy.demo import generate
 from advocacy.errors import UserError
+from tests.cli import ADVOCACY as CLI
 from tests.metrics.helpers import Company
 
-CLI = Path("/work/main/.venv/bin/advocacy")
 WINDOW = timedelta(weeks=8)
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from advocacy.demo import generate
+from tests.cli import ADVOCACY
 from tests.metrics.helpers import import_company
 
-ADVOCACY = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "advocacy"
 CANDIDATE_FIELDS = ["contact_id", "account_id", "score", "probability", "eligible", "reasons",
                     "contributions"]  # fmt: skip
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from advocacy.cli.main import app
 from advocacy.errors import UserError
 from advocacy.workspace import init_workspace, open_workspace
+from tests.cli import ADVOCACY
 
-ADVOCACY = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "advocacy"
 FILES = {
     "accounts": "account_id,name,segment,created_at,is_test\n"
     "A1,Alpha,enterprise,2025-01-01,false\nA2,Beta,smb,2025-02-01,false\n"

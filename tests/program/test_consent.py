@@ -15,9 +15,9 @@ import pytest
 from advocacy.errors import UserError
 from advocacy.program.ledger import AskInput, create_ask, record_outcome
 from advocacy.workspace import Workspace, init_workspace, open_workspace
+from tests.cli import ADVOCACY
 from tests.conftest import Backend
 
-ADVOCACY = "/work/main/.venv/bin/advocacy"
 PERSON = {"id": "cust-ALICE-77", "email": "Alice.Wonder@Example.org", "name": "Alice Wonder"}
 TRACES = ("cust-alice-77", "alice.wonder@example.org", "alice wonder")
 

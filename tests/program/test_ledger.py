@@ -23,9 +23,9 @@ from advocacy.program.ledger import (
 )
 from advocacy.storage import Store, migrate
 from advocacy.workspace import open_workspace
+from tests.cli import ADVOCACY
 from tests.program.policy_world import company, midnight, settings_for
 
-ADVOCACY = "/work/main/.venv/bin/advocacy"
 BERLIN = "Europe/Berlin"
 
 

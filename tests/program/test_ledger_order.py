@@ -22,9 +22,9 @@ from advocacy.program.ledger import (
 )
 from advocacy.program.rewards import RewardInput, add_reward
 from advocacy.storage import Store
+from tests.cli import ADVOCACY
 from tests.program.policy_world import company, midnight, settings_for
 
-ADVOCACY = "/work/main/.venv/bin/advocacy"
 BERLIN = "Europe/Berlin"
 
 

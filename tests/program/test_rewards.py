@@ -16,9 +16,9 @@ from advocacy.program.incentives import incentivized_reviews
 from advocacy.program.policy import Policy
 from advocacy.program.rewards import RewardInput, add_reward, list_rewards
 from advocacy.storage import Store
+from tests.cli import ADVOCACY
 from tests.program.policy_world import company, midnight, settings_for
 
-ADVOCACY = "/work/main/.venv/bin/advocacy"
 BERLIN = "Europe/Berlin"
 
 
