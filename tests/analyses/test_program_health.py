@@ -13,9 +13,9 @@ from scipy import stats as sps
 
 from advocacy.analyses import AnalysisResult
 from advocacy.program.incentives import incentivized_reviews
-from advocacy.workspace import Workspace, init_workspace
+from advocacy.workspace import init_workspace
 from tests.analyses.advocacy_oracle import Tables
-from tests.metrics.helpers import Company
+from tests.metrics.helpers import Company, small_workspace
 
 CONTRACT = ["measure", "segment", "value", "n", "detail"]
 MEASURES = {
@@ -218,18 +218,9 @@ def test_a_month_without_asks_is_flagged(tmp_path: Path) -> None:
     assert "1 month(s) had no asks" in res.sentence
 
 
-def _small(folder: Path, files: dict[str, str]) -> Workspace:
-    ws = init_workspace(folder / "ws")
-    for table, text in files.items():
-        path = folder / f"{table}.csv"
-        path.write_text(text, encoding="utf-8")
-        ws.import_files([path], table=table)
-    return ws
-
-
 def test_the_month_in_progress_is_not_flagged_as_without_asks(tmp_path: Path) -> None:
     """as_of 2026-03-15: March has no advocacy ask yet, but it has not ended."""
-    with _small(tmp_path, {
+    with small_workspace(tmp_path, {
         "accounts": "account_id,segment,created_at\nA1,smb,2025-01-01\n",
         "asks": "ask_id,account_id,ask_type,asked_at\nK1,A1,review,2026-01-10\n"
         "K2,A1,referral,2026-02-05\nK3,A1,survey,2026-03-15\n",
@@ -259,7 +250,7 @@ def test_a_reward_after_as_of_does_not_make_an_earlier_review_incentivized(
     tmp_path: Path, as_of: str, flagged: int
 ) -> None:
     """R1 (Feb) is linked to a monetary reward given on 05-01: incentivized only from then on."""
-    with _small(tmp_path, REVIEWS) as ws:
+    with small_workspace(tmp_path, REVIEWS) as ws:
         res = ws.analyze("program", start="2026-01-01", end="2026-04-01", as_of=as_of)
         found = incentivized_reviews(ws.source(), cutoff=datetime(2026, 4, 1)).execute()
     assert (
@@ -282,7 +273,7 @@ def test_incentivized_reviews_cutoff_hides_later_asks_rewards_and_reviews(tmp_pa
         "ask_id,account_id,contact_id,ask_type,asked_at,incentive_offered\n"
         "K1,A2,C2,review,2026-03-01,true\n"
     )
-    with _small(tmp_path, files) as ws:
+    with small_workspace(tmp_path, files) as ws:
         found = {
             cut: sorted(incentivized_reviews(ws.source(), cutoff=cut).execute().action_id)
             for cut in (None, datetime(2026, 2, 15), datetime(2026, 3, 2), datetime(2026, 5, 2))

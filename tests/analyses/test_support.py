@@ -15,9 +15,9 @@ from scipy import stats as sps
 from advocacy.analyses import AnalysisOptions, AnalysisResult, support
 from advocacy.errors import UserError
 from advocacy.metrics.stats.association import log_rr_cluster_variance, mantel_haenszel_rr
-from advocacy.workspace import Workspace, init_workspace
+from advocacy.workspace import Workspace
 from tests.analyses.advocacy_oracle import Tables, add_months, support_units
-from tests.metrics.helpers import Company
+from tests.metrics.helpers import Company, small_workspace
 
 CONTRACT = [
     "band", "segment", "accounts", "advocates", "advocacy_rate", "ci_low", "ci_high",
@@ -139,21 +139,12 @@ def test_a_range_without_closed_windows_is_a_user_error(demo_company: Company) -
         demo_company.ws.analyze("support", period="month", start=start, end=add_months(start, 1))
 
 
-def _small(folder: Path, files: dict[str, str]) -> Workspace:
-    ws = init_workspace(folder / "ws")
-    for table, text in files.items():
-        path = folder / f"{table}.csv"
-        path.write_text(text, encoding="utf-8")
-        ws.import_files([path], table=table)
-    return ws
-
-
 @pytest.fixture
 def newcomer(tmp_path: Path) -> Iterator[Workspace]:
     """Index date 2026-04-01. A1 (no revenue) and E1 (paying in April) exist then; B1 is created
     on 05-15 and writes a case study on 06-01; C1 stopped paying after March; D1 paid only in
     January 2025 and so is not active; F1 is created on 04-01 12:00, after the index instant."""
-    ws = _small(tmp_path, {
+    ws = small_workspace(tmp_path, {
         "accounts": "account_id,segment,created_at\nA1,smb,2025-01-01\nB1,smb,2026-05-15\n"
         "C1,smb,2025-01-01\nD1,smb,2025-01-01\nE1,smb,2025-01-01\nF1,smb,2026-04-01 12:00:00\n",
         "revenue": "account_id,month,mrr\nC1,2026-03-01,100\nC1,2026-04-01,0\nD1,2025-01-01,100\n"

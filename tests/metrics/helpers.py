@@ -38,6 +38,16 @@ def import_company(generated: GeneratedCompany, folder: Path, db: str | None = N
     return ws
 
 
+def small_workspace(folder: Path, files: dict[str, str]) -> Workspace:
+    """A workspace in `folder/ws` with each table's CSV text imported through the real path."""
+    ws = init_workspace(folder / "ws")
+    for table, text in files.items():
+        path = folder / f"{table}.csv"
+        path.write_text(text, encoding="utf-8")
+        ws.import_files([path], table=table)
+    return ws
+
+
 @contextmanager
 def postgres_company(
     generated: GeneratedCompany, folder: Path, server_url: str, prefix: str

@@ -9,23 +9,16 @@ import numpy as np
 import pytest
 
 from advocacy.config import StatsSettings
-from advocacy.workspace import Workspace, init_workspace
-from tests.metrics.helpers import Company
+from advocacy.workspace import Workspace
+from tests.metrics.helpers import Company, small_workspace
 
 START, END, AS_OF = date(2026, 1, 1), date(2026, 4, 1), date(2026, 6, 30)
 STATS = StatsSettings()
 
 
-def _write(folder: Path, name: str, text: str) -> Path:
-    path = folder / f"{name}.csv"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def twelve_accounts(tmp_path: Path) -> Workspace:
     """A01..A12 pay all quarter; A02, A03, A05, A07, A11 refer; NPS answers from some of them."""
-    ws = init_workspace(tmp_path / "ws")
     ids = [f"A{i:02d}" for i in range(1, 13)]
     revenue = "".join(f"{a},2026-0{m}-01,100\n" for a in ids for m in (1, 2, 3))
     referrers = ["A02", "A03", "A05", "A07", "A11"]
@@ -43,9 +36,7 @@ def twelve_accounts(tmp_path: Path) -> Workspace:
         "advocacy_actions": "action_id,account_id,action_type,occurred_at\n" + actions,
         "survey_responses": "response_id,account_id,survey,score,responded_at\n" + responses,
     }
-    for table, text in files.items():
-        ws.import_files([_write(tmp_path, table, text)], table=table)
-    return ws
+    return small_workspace(tmp_path, files)
 
 
 def _percentiles(draws: np.ndarray) -> tuple[float, float]:

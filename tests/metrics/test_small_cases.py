@@ -7,23 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from advocacy.workspace import Workspace, init_workspace
-from tests.metrics.helpers import canonical_frames, differences
+from advocacy.workspace import Workspace
+from tests.metrics.helpers import canonical_frames, differences, small_workspace
 from tests.oracle.metrics_oracle import compute
 
 START, END, AS_OF = date(2026, 1, 1), date(2026, 4, 1), date(2026, 6, 30)
 
 
-def _write(folder: Path, name: str, text: str) -> Path:
-    path = folder / f"{name}.csv"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def churned_responder(tmp_path: Path) -> Workspace:
     """A1 pays all quarter; A2 stopped paying in 2025 but still answers the NPS survey."""
-    ws = init_workspace(tmp_path / "ws")
     files = {
         "accounts": "account_id,segment,created_at\nA1,smb,2024-01-01\nA2,smb,2024-01-01\n",
         "revenue": "account_id,month,mrr\nA1,2026-01-01,100\nA1,2026-02-01,100\nA1,2026-03-01,100\nA2,2025-06-01,50\n",
@@ -32,9 +25,7 @@ def churned_responder(tmp_path: Path) -> Workspace:
             "r1,A1,nps,10,2026-02-01\nr2,A1,nps,3,2026-03-01\nr3,A2,nps,9,2026-02-15\n"
         ),
     }
-    for table, text in files.items():
-        ws.import_files([_write(tmp_path, table, text)], table=table)
-    return ws
+    return small_workspace(tmp_path, files)
 
 
 @pytest.mark.parametrize("basis", ["response", "logo"])
