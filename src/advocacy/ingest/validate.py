@@ -289,7 +289,10 @@ def build_select(
         texts[f"_v{i}"] = text_of(src)
         value, err = typed_column(table.column(name), src, ctx, v=f"_v{i}")
         typed[name] = value
-        error_sql[f"_e{i}"] = err.replace(value, quote_ident(name)) if len(value) > 12 else err
+        # The error text repeats the typed expression; refer to the typed column instead (it
+        # only mentions this column's own `_v{i}`, so the replacement cannot touch another).
+        reuse = value != f"_v{i}"
+        error_sql[f"_e{i}"] = err.replace(value, quote_ident(name)) if reuse else err
         errors.append((name, f"_e{i}"))
     if table.name == "survey_responses":
         lo, hi = scale_defaults(typed["survey"])
