@@ -24,7 +24,7 @@ from advocacy.analyses.common import clustered_rates, context, pct
 from advocacy.config import Settings
 from advocacy.metrics import stats
 from advocacy.metrics.catalog import get_metric
-from advocacy.metrics.context import Context, _groups
+from advocacy.metrics.context import Context, dimension_groups
 from advocacy.metrics.rollup import action_column, build_rollup
 
 STANDARD = ("segment", "plan", "region", "industry")
@@ -196,7 +196,7 @@ def run(source: Any, settings: Settings, options: AnalysisOptions) -> AnalysisRe
             )
             contexts.append(dim_ctx)
             # Used twice at most: the as-of groups stay a query instead of a materialised table.
-            groups = _groups(dim_ctx)
+            groups = dimension_groups(dim_ctx)
             parts.append(_rows(dim, _dimension_sums(base, groups, tot, totals), conf))
             nps_parts.append(_nps_rows(dim, nps, groups, conf))
     finally:

@@ -37,7 +37,7 @@ from advocacy.config import Settings
 from advocacy.errors import UserError
 from advocacy.metrics.calendar import utc_instant
 from advocacy.metrics.context import Context
-from advocacy.metrics.families_events import _seconds
+from advocacy.metrics.families_events import seconds
 from advocacy.metrics.rollup import counted, satisfied
 from advocacy.metrics.stats.association import (
     design_effect_ratio,
@@ -90,14 +90,14 @@ def _within(ctx: Context, table: Any, column: str, idx: Any, lo: str, hi: str) -
 
 def _tickets(ctx: Context, idx: Any) -> Any:
     t = _within(ctx, ctx.source.table("tickets"), "opened_at", idx, "lb_at", "i_at")
-    opened = _seconds(t.opened_at)
+    opened = seconds(t.opened_at)
     null = ibis.null("float64")
     t = t.mutate(
         fr=(t.first_response_at.notnull() & (t.first_response_at < t.i_at)).ifelse(
-            (_seconds(t.first_response_at) - opened) / 3600.0, null
+            (seconds(t.first_response_at) - opened) / 3600.0, null
         ),
         rs=(t.resolved_at.notnull() & (t.resolved_at < t.i_at)).ifelse(
-            (_seconds(t.resolved_at) - opened) / 3600.0, null
+            (seconds(t.resolved_at) - opened) / 3600.0, null
         ),
     )
     return t.group_by(KEYS).agg(tickets=_.count(), fr_h=_.fr.median(), res_h=_.rs.median())

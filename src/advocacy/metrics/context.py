@@ -95,7 +95,7 @@ class Context:
     def groups(self) -> Any:
         """(account_id, period_label, grp): the dimension value of each account in each period."""
         if self._groups is None:
-            self._groups = self.cache(_groups(self))
+            self._groups = self.cache(dimension_groups(self))
         return self._groups
 
     @property
@@ -161,7 +161,7 @@ def last_complete_month(as_of: date) -> date:
     return this_month if (as_of + timedelta(days=1)).day == 1 else add_months(this_month, -1)
 
 
-def _groups(ctx: Context) -> Any:
+def dimension_groups(ctx: Context) -> Any:
     accounts = ctx.accounts
     base = accounts.select("account_id").cross_join(ctx.cal.select("period_label", "p_start"))
     by = ctx.request.by

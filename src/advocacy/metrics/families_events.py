@@ -20,7 +20,7 @@ Frame = pd.DataFrame
 DAY = 86400
 
 
-def _seconds(ts: Any) -> Any:
+def seconds(ts: Any) -> Any:
     """Epoch seconds with milliseconds, alike on every backend (DESIGN §11: durations).
 
     Spark's epoch_seconds() truncates fractions, and `3600.0` becomes a DECIMAL there; whole
@@ -86,8 +86,8 @@ def _referrers(ctx: Context, logos: Any) -> Any:
         ref_acc=_.referred_account_id, referrer=_.account_id, at=_.occurred_at, aid=_.action_id
     )
     hits = x.join(refs, x.account_id == refs.ref_acc)
-    lookback = _seconds(hits.first_start) - 365 * DAY
-    hits = hits.filter((_seconds(hits.at) >= lookback) & (hits.at < hits.first_end))
+    lookback = seconds(hits.first_start) - 365 * DAY
+    hits = hits.filter((seconds(hits.at) >= lookback) & (hits.at < hits.first_end))
     rank = ibis.row_number().over(
         group_by=[hits.account_id, hits.period_label], order_by=[hits.at, hits.aid]
     )
@@ -136,9 +136,9 @@ def referral_conversion(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     # holds the referral day counts as converted (refer on the 10th, sign on the 20th).
     before = x.first_end.notnull() & (x.first_end <= x.occurred_at)
     x = x.filter(~before)
-    closed = (_seconds(x.occurred_at) + days * DAY) <= _seconds(ibis.literal(ctx.cutoff))
+    closed = (seconds(x.occurred_at) + days * DAY) <= seconds(ibis.literal(ctx.cutoff))
     converted = x.first_start.notnull() & (
-        _seconds(x.first_start) < _seconds(x.occurred_at) + days * DAY
+        seconds(x.first_start) < seconds(x.occurred_at) + days * DAY
     )
     t = attach_group(
         ctx, x.mutate(closed=closed.ifelse(1, 0), conv=(closed & converted).ifelse(1, 0))
@@ -162,10 +162,10 @@ def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
         a_acc=_.account_id, at=_.occurred_at
     )
     hit = resp.join(acts, (resp.account_id == acts.a_acc) & (acts.at >= resp.responded_at)
-                    & (_seconds(acts.at) < _seconds(resp.responded_at) + days * DAY))  # fmt: skip
+                    & (seconds(acts.at) < seconds(resp.responded_at) + days * DAY))  # fmt: skip
     did = hit.select("response_id").distinct().mutate(did=ibis.literal(1))
     x = drop_right(resp.left_join(did, "response_id"))
-    closed = (_seconds(x.responded_at) + days * DAY) <= _seconds(ibis.literal(ctx.cutoff))
+    closed = (seconds(x.responded_at) + days * DAY) <= seconds(ibis.literal(ctx.cutoff))
     x = attach_group(
         ctx, x.mutate(closed=closed.ifelse(1, 0), gap=(closed & x.did.isnull()).ifelse(1, 0))
     )
@@ -259,12 +259,12 @@ def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Frame:
         nxt=asks.asked_at.lead(cap).over(order), home=asks.account_id.first().over(latest)
     )
     span = days * DAY
-    x = x.filter(x.nxt.notnull() & (_seconds(x.nxt) - _seconds(x.asked_at) < span))
+    x = x.filter(x.nxt.notnull() & (seconds(x.nxt) - seconds(x.asked_at) < span))
     cal = ctx.cal
     hit = x.join(
         cal,
-        (_seconds(x.asked_at) > _seconds(cal.w_start) - span)
-        & (_seconds(x.nxt) < _seconds(cal.p_end) + span),
+        (seconds(x.asked_at) > seconds(cal.w_start) - span)
+        & (seconds(x.nxt) < seconds(cal.p_end) + span),
     )
     per_contact = hit.select("contact_id", "period_label", account_id=hit.home).distinct()
     g = aggregate(ctx, attach_group(ctx, per_contact), x=_.count())
@@ -277,7 +277,7 @@ def ticket_median(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     column = m.param("column")
     tickets = ctx.memo("tickets", lambda: _tickets(ctx))
     done = tickets[column].notnull() & (tickets[column] < ctx.cutoff)
-    hours = (_seconds(tickets[column]) - _seconds(tickets.opened_at)) / 3600.0
+    hours = (seconds(tickets[column]) - seconds(tickets.opened_at)) / 3600.0
     t = with_totals(ctx, tickets.mutate(h=done.ifelse(hours, ibis.null("float64"))))
     g = t.group_by(GROUP_KEYS).agg(n=t.h.count(), total=t.count(), value=t.h.median()).to_pandas()
     lo, hi = _order_statistics(ctx, t, g)
