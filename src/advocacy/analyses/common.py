@@ -47,11 +47,10 @@ def context(
     An as_of after the latest data is refused (`check`): the analyses count outcomes once their
     window has closed by as_of, and a window past the data would count as closed with no events.
     """
-    if check:
-        checked_as_of(source, settings, options)
+    as_of = checked_as_of(source, settings, options) if check else options.as_of
     request = MetricRequest.create(
         ["advocacy_rate"], by=by, period=options.period, start=options.start,
-        end=options.end, as_of=options.as_of,
+        end=options.end, as_of=as_of,
     )  # fmt: skip
     return build_context(source, settings, request)
 
