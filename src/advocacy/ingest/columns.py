@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import duckdb
 
 from advocacy.errors import UserError
-from advocacy.ingest.mapping import ColumnRule, OutputSpec, normalise_header
+from advocacy.ingest.mapping import ColumnRule, Mapping, OutputSpec, normalise_header
 from advocacy.ingest.readers import sql_str
-from advocacy.schema import Table
+from advocacy.schema import TABLES, ColType, Table
 from advocacy.schema.tables import RESERVED_RESULT_FIELDS
 
 
@@ -81,6 +81,46 @@ def resolve_sources(
             f"the file has: {', '.join(columns)}"
         )
     return sources
+
+
+_PARSED_TYPES = {
+    ColType.FLOAT: "DOUBLE", ColType.INT: "DOUBLE", ColType.BOOL: "BOOLEAN", ColType.DATE: "DATE",
+}  # fmt: skip
+
+
+def parsed_types(mapping: Mapping, header: list[str], *, utc: bool) -> dict[str, str]:
+    """Raw CSV columns the reader may type as it parses (much faster than casting text later).
+
+    Only columns that feed a number, date, flag or (when source and business zones are both
+    UTC, so a bare date or time means UTC) timestamp by plain rename: value maps, formats,
+    defaults or SQL read the text itself. The caller falls back to text when a value does not
+    parse, and when any row is rejected, so rejects keep the file's own strings.
+    """
+    columns = dict.fromkeys(header, "VARCHAR")
+    wanted: dict[str, set[str]] = {}
+    for out in mapping.outputs.values():
+        if out.sql or out.where:
+            return {}
+        for col in TABLES[out.table].columns:
+            rule = out.columns.get(col.name) or ColumnRule(column=col.name)
+            if rule.sql is not None:
+                return {}
+            if rule.column is None:
+                continue
+            raw = _find(columns, rule.column)
+            if raw is None:
+                continue
+            kind = _PARSED_TYPES.get(col.type)
+            if col.type is ColType.TIMESTAMP and utc:
+                kind = "TIMESTAMPTZ"
+            if rule.values or rule.formats or rule.default is not None:
+                kind = None
+            wanted.setdefault(raw, set()).add(kind or "VARCHAR")
+    return {
+        raw: kinds.pop()
+        for raw, kinds in wanted.items()
+        if kinds != {"VARCHAR"} and len(kinds) == 1
+    }
 
 
 def snake_case(name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -37,6 +38,11 @@ class RawFile:
     encoding: str | None
     columns: dict[str, str]
     overflow: tuple[str, ...] = ()
+    parsed: bool = False  # a CSV whose number, date and time columns the reader typed
+
+
+#: Given a CSV's header, the columns to type while parsing (see `columns.parsed_types`).
+TypeHints = Callable[[list[str]], dict[str, str]]
 
 
 def sql_str(value: str) -> str:
@@ -148,17 +154,22 @@ def _relation(
             f"read_json({listing}, format='{layout}', maximum_object_size={MAX_LINE_BYTES}, filename='_file'{by_name})",
             0,
         )
-    args = [
-        listing, "header=true", "all_varchar=true", "null_padding=true", "filename='_file'",
-        f"encoding={sql_str(opts.encoding or 'utf-8')}", f"max_line_size={MAX_LINE_BYTES}",
-    ]  # fmt: skip
-    if opts.delimiter:
-        args.append(f"delim={sql_str(opts.delimiter)}")
+    args = [listing, "all_varchar=true", *_csv_options(opts)]
     if not parallel:
         args.append("parallel=false")
     if by_name:
         args.append("union_by_name=true")
     return f"read_csv({', '.join(args)})", 1
+
+
+def _csv_options(opts: ReadOptions) -> list[str]:
+    options = [
+        "header=true", "null_padding=true", "filename='_file'",
+        f"encoding={sql_str(opts.encoding or 'utf-8')}", f"max_line_size={MAX_LINE_BYTES}",
+    ]  # fmt: skip
+    if opts.delimiter:
+        options.append(f"delim={sql_str(opts.delimiter)}")
+    return options
 
 
 def _file_case(values: dict[str, int], default: str = "0") -> str:
@@ -237,11 +248,84 @@ def _csv_encoding(files: list[Path], options: ReadOptions, scratch: Path) -> tup
     return [transcode(f, encoding, scratch) for f in files], encoding
 
 
+def _plain_view(
+    con: duckdb.DuckDBPyConnection, view: str, files: list[Path], fmt: str, options: ReadOptions
+) -> None:
+    relation, header = _relation(files, fmt, options)
+    try:
+        _create_view(
+            con, view, relation, header=header, skip=options.skip_after_header, files=files
+        )
+    except duckdb.Error as exc:
+        # Padding short rows and quoted line breaks need the serial CSV reader.
+        if fmt != "csv" or "parallel" not in str(exc):
+            raise
+        relation, header = _relation(files, fmt, options, parallel=False)
+        _create_view(
+            con, view, relation, header=header, skip=options.skip_after_header, files=files
+        )
+
+
+def _same_header(files: list[Path]) -> bool:
+    """Whether the files start with the same line (the typed reader cannot union by name)."""
+    firsts = set()
+    for file in files:
+        with file.open("rb") as fh:
+            firsts.add(fh.readline(MAX_LINE_BYTES))
+    return len(firsts) == 1
+
+
+def _sniffed_once(
+    con: duckdb.DuckDBPyConnection, files: list[Path], *, view: str, options: ReadOptions,
+    hints: TypeHints,
+) -> bool | None:  # fmt: skip
+    """The fast path: the first file sniffed once (sniffing each file costs more than reading
+    a small one), every file read with its dialect and header, and the columns `hints` names
+    typed as they are parsed. Returns whether any column was typed, or None when the fast path
+    does not apply or a value fails to parse (the text path then reads the files and words the
+    errors)."""
+    if not _same_header(files):
+        return None
+    args = [sql_str(str(files[0])), "all_varchar=true", *_csv_options(options)]
+    args.remove("filename='_file'")
+    try:
+        row = con.execute(
+            "SELECT Delimiter, Quote, Escape, Columns, SkipRows, Comment "
+            f"FROM sniff_csv({', '.join(args)})"
+        ).fetchone()
+        assert row is not None
+        delim, quote, escape, sniffed, skip, comment = row
+        if skip or comment != "(empty)":  # lines before the header or comments: the text path
+            return None
+        names = [str(c["name"]) for c in sniffed]
+        types = hints(names)
+        quote = '"' if quote == "(empty)" else quote
+        escape = quote if escape == "(empty)" else escape
+        columns = ", ".join(f"{sql_str(n)}: {sql_str(types.get(n, 'VARCHAR'))}" for n in names)
+        listing = "[" + ", ".join(sql_str(str(f)) for f in files) + "]"
+        read = [
+            listing, "auto_detect=false", f"delim={sql_str(delim)}", f"quote={sql_str(quote)}",
+            f"escape={sql_str(escape)}", f"columns={{{columns}}}",
+            *(o for o in _csv_options(options) if not o.startswith("delim=")),
+        ]  # fmt: skip
+        _create_view(
+            con, view, f"read_csv({', '.join(read)})", header=1,
+            skip=options.skip_after_header, files=files,
+        )  # fmt: skip
+    except duckdb.Error:
+        return None
+    return bool(types)
+
+
 def open_raw(
     con: duckdb.DuckDBPyConnection, path: Path, *, view: str, file_format: str | None,
-    options: ReadOptions, scratch: Path,
+    options: ReadOptions, scratch: Path, hints: TypeHints | None = None,
 ) -> RawFile:  # fmt: skip
-    """Expose a file (or a folder of files of one format) as the view `view`."""
+    """Expose a file (or a folder of files of one format) as the view `view`.
+
+    With `hints`, a CSV is first tried on the fast path, with typed columns where the hints
+    allow (`RawFile.parsed`).
+    """
     files = dataset_files(path)
     formats = {detect_format(f, file_format or options.file_format) for f in files}
     if len(formats) > 1:
@@ -253,20 +337,12 @@ def open_raw(
         options = replace(
             options, encoding="utf-8" if encoding not in _NATIVE_ENCODINGS else encoding
         )
+    fast = None
+    if fmt == "csv" and hints is not None:
+        fast = _sniffed_once(con, files, view=view, options=options, hints=hints)
     try:
-        relation, header = _relation(files, fmt, options)
-        try:
-            _create_view(
-                con, view, relation, header=header, skip=options.skip_after_header, files=files
-            )
-        except duckdb.Error as exc:
-            # Padding short rows and quoted line breaks need the serial CSV reader.
-            if fmt != "csv" or "parallel" not in str(exc):
-                raise
-            relation, header = _relation(files, fmt, options, parallel=False)
-            _create_view(
-                con, view, relation, header=header, skip=options.skip_after_header, files=files
-            )
+        if fast is None:
+            _plain_view(con, view, files, fmt, options)
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except duckdb.Error as exc:
         raise UserError(f"{path.name}: cannot read as {fmt}: {short_error(exc)}") from None
@@ -275,7 +351,7 @@ def open_raw(
     columns = {k: v for k, v in columns.items() if k not in overflow}
     if not columns:
         raise UserError(f"{path.name}: no columns found")
-    return RawFile(path, view, fmt, encoding, columns, overflow)
+    return RawFile(path, view, fmt, encoding, columns, overflow, parsed=bool(fast))
 
 
 def _overflow_columns(path: Path, columns: dict[str, str]) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ class Staged:
     read: int
     duplicates: int
     ignored: tuple[str, ...]
+    rejected: int
 
 
 def _source_view(
@@ -161,4 +162,8 @@ def stage_output(
     _resolve_aliases(con, table, cols)
     read_row = con.execute("SELECT count(*) FROM _typed").fetchone()
     dropped = _split_duplicates(con, table, (*cols, *extras), view=view, raw_columns=list(columns))
-    return Staged(table, cols, tuple(extras), int(read_row[0]) if read_row else 0, dropped, ignored)
+    rejected = con.execute("SELECT count(*) FROM _typed WHERE _err IS NOT NULL").fetchone()
+    return Staged(
+        table, cols, tuple(extras), int(read_row[0]) if read_row else 0, dropped, ignored,
+        int(rejected[0]) if rejected else 0,
+    )  # fmt: skip

@@ -19,11 +19,17 @@ MAX_ID_CHARS = 512
 MAX_TEXT_CHARS = 100_000
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
-_NATIVE = {
-    ColType.FLOAT: ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "HUGEINT"),
-    ColType.INT: ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"),
+_NUMBERS = (
+    "DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT",
+    "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT",
+)  # fmt: skip
+#: Source types a canonical column's validation can test as they are, without text.
+_NATIVE: dict[ColType, tuple[str, ...]] = {
+    ColType.FLOAT: _NUMBERS,
+    ColType.INT: _NUMBERS,
     ColType.BOOL: ("BOOLEAN",),
-    ColType.DATE: ("DATE",),
+    ColType.DATE: ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"),
+    ColType.TIMESTAMP: ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE"),
 }
 
 
@@ -38,7 +44,8 @@ class Context:
 
 
 def _preview(v: str) -> str:
-    return f"'\"' || left({v}, 40) || CASE WHEN length({v}) > 40 THEN '…' ELSE '' END || '\"'"
+    text = f"CAST({v} AS VARCHAR)"  # a no-op on text; native values are shown as DuckDB prints them
+    return f"'\"' || left({text}, 40) || CASE WHEN length({text}) > 40 THEN '…' ELSE '' END || '\"'"
 
 
 def _err(col: str, cond: str, message_sql: str) -> str:
@@ -61,6 +68,24 @@ def text_of(src: Source) -> str:
     if src.rule.default is not None:
         text = f"COALESCE({text}, {sql_str(src.rule.default)})"
     return text
+
+
+def is_native(col: Column, src: Source) -> bool:
+    """Whether the source already holds the column's kind of value (a typed Parquet or CSV
+    column) and nothing rewrites it as text: then it is validated as it is."""
+    kind = src.duck_type.split("(")[0]
+    return (
+        kind in _NATIVE.get(col.type, ())
+        and not src.rule.values
+        and src.rule.default is None
+        and not src.rule.formats
+    )
+
+
+def value_of(col: Column, src: Source) -> str:
+    """What a column's checks test: the native value when there is one (no per-row text
+    conversion), else the trimmed text."""
+    return src.sql if is_native(col, src) else text_of(src)
 
 
 def _synonyms(col: Column) -> dict[str, str]:
@@ -100,8 +125,9 @@ def _string(col: Column, v: str) -> tuple[str, str]:
 
 
 def _number(col: Column, src: Source, v: str) -> tuple[str, str]:
-    native = src.duck_type.split("(")[0] in _NATIVE[ColType.FLOAT]
-    num = f"CAST({src.sql} AS DOUBLE)" if native else f"TRY_CAST({v} AS DOUBLE)"
+    # From `v`, never the source's own name: the checks run where that name is the typed
+    # (rounded) column, and a value map rewrites the text.
+    num = f"CAST({v} AS DOUBLE)" if is_native(col, src) else f"TRY_CAST({v} AS DOUBLE)"
     bad = f"{v} IS NOT NULL AND ({num} IS NULL OR isnan({num}) OR isinf({num}))"
     errors = [_err(col.name, bad, f"{_preview(v)} || ' is not a number'")]
     if col.type is ColType.INT:
@@ -225,7 +251,7 @@ def _date(col: Column, src: Source, v: str, ctx: Context) -> tuple[str, str]:
 
 def typed_column(col: Column, src: Source, ctx: Context, v: str | None = None) -> tuple[str, str]:
     """(typed SQL, error SQL) of one column; `v` is its text form (or a column holding it)."""
-    v = v or text_of(src)
+    v = v or value_of(col, src)
     match col.type:
         case ColType.STRING:
             typed, err = _string(col, v)
@@ -286,7 +312,7 @@ def build_select(
     errors: list[tuple[str, str]] = []
     error_sql: dict[str, str] = {}
     for i, (name, src) in enumerate(sources.items()):
-        texts[f"_v{i}"] = text_of(src)
+        texts[f"_v{i}"] = value_of(table.column(name), src)
         value, err = typed_column(table.column(name), src, ctx, v=f"_v{i}")
         typed[name] = value
         # The error text repeats the typed expression; refer to the typed column instead (it

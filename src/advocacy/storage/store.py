@@ -133,14 +133,24 @@ class Store:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
         conn.close()
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection of its own on the store (its own temp tables), in UTC."""
+        if self._duck is None:
+            raise UserError("this store is not DuckDB")
+        cur = self._duck.cursor()
+        cur.execute("SET TimeZone='UTC'")
+        cur.execute("SET enable_progress_bar=false")
+        return cur
+
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """An explicit transaction: committed on success, rolled back on any exception."""
+    def transaction(self, cursor: duckdb.DuckDBPyConnection | None = None) -> Iterator[Tx]:
+        """An explicit transaction: committed on success, rolled back on any exception.
+
+        DuckDB: on `cursor` when given (it stays open, with whatever temp tables it was
+        prepared with before the transaction), else on a new one.
+        """
         if self.dialect is Dialect.DUCKDB:
-            assert self._duck is not None
-            cur = self._duck.cursor()
-            cur.execute("SET TimeZone='UTC'")
-            cur.execute("SET enable_progress_bar=false")
+            cur = cursor or self.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield Tx(self.dialect, cur)
@@ -149,7 +159,8 @@ class Store:
                 _rollback(cur)
                 raise
             finally:
-                cur.close()
+                if cursor is None:
+                    cur.close()
         else:
             conn = self._pg_connect()
             try:
@@ -158,11 +169,14 @@ class Store:
             finally:
                 conn.close()
 
-    def run(self, work: Callable[[Tx], T], *, attempts: int = 6) -> T:
+    def run(
+        self, work: Callable[[Tx], T], *, attempts: int = 6,
+        cursor: duckdb.DuckDBPyConnection | None = None,
+    ) -> T:  # fmt: skip
         """Run `work` in a transaction, retrying DuckDB write-write conflicts with backoff."""
         for attempt in range(attempts):
             try:
-                with self.transaction() as tx:
+                with self.transaction(cursor) as tx:
                     return work(tx)
             except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
                 if not _retryable(exc) or attempt == attempts - 1:
