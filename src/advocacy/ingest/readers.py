@@ -199,18 +199,24 @@ def _create_view(
     both surfaces parse errors and gives each file's row offset."""
     names = [str(f) for f in files]
     if "file_row_number" in relation:
+        # The reader's `_file` is constant within a chunk: functions of it cost nothing per row.
         index = _file_case({n: i for i, n in enumerate(names)})
         row = f"{index} * 4294967296 + file_row_number + 1"
         inner = (
             f"SELECT CAST({row} AS BIGINT) AS _row, CAST(file_row_number + 1 AS BIGINT) AS _line, "
-            f"* EXCLUDE (file_row_number) FROM {relation}"
+            f"regexp_extract(_file, '[^/]*$') AS _file, * EXCLUDE (file_row_number, _file) "
+            f"FROM {relation}"
         )
     else:
         # One parse: the rows land in a temp table in file order (insertion order is preserved),
         # so its rowid numbers them; a window function would serialise the parallel reader.
+        # Each row keeps its file's position in the listing, not its path: `_file` and `_line`
+        # are looked up from it.
         data = f"{view}_data"
+        paths = "[" + ", ".join(sql_str(n) for n in names) + "]"
+        columns = f"* EXCLUDE (_file), CAST(list_position({paths}, _file) AS INTEGER) AS _file_no"
         con.execute(f"DROP TABLE IF EXISTS {data}")
-        con.execute(f"CREATE TEMP TABLE {data} AS SELECT * FROM {relation}")
+        con.execute(f"CREATE TEMP TABLE {data} AS SELECT {columns} FROM {relation}")
         order = _row_order(con, data)
         if order is None:
             # A column named rowid hides the pseudo-column (or rowids have gaps): number the
@@ -218,21 +224,24 @@ def _create_view(
             order = "_advocacy_seq"
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {data} AS SELECT row_number() OVER () - 1 AS "
-                f"{order}, * FROM {relation}"
+                f"{order}, {columns} FROM {relation}"
             )
-        counts = dict(con.execute(f"SELECT _file, count(*) FROM {data} GROUP BY _file").fetchall())
-        offsets, total = {}, 0
-        for name in names:
-            offsets[name] = total
-            total += int(counts.get(name, 0))
+        counts = dict(
+            con.execute(f"SELECT _file_no, count(*) FROM {data} GROUP BY _file_no").fetchall()
+        )
+        offsets = [
+            sum(int(counts.get(k, 0)) for k in range(1, i)) for i in range(1, len(names) + 1)
+        ]
         row = f"{order} + 1 + {header}"
-        own = " EXCLUDE (_advocacy_seq)" if order == "_advocacy_seq" else ""
+        own = ", _advocacy_seq" if order == "_advocacy_seq" else ""
+        short = "[" + ", ".join(sql_str(f.name) for f in files) + "]"
         inner = (
-            f"SELECT CAST({row} AS BIGINT) AS _row, CAST({row} - {_file_case(offsets)} AS BIGINT) "
-            f"AS _line, *{own} FROM {data}"
+            f"SELECT CAST({row} AS BIGINT) AS _row, "
+            f"CAST({row} - {offsets}[_file_no] AS BIGINT) AS _line, {short}[_file_no] AS _file, "
+            f"* EXCLUDE (_file_no{own}) FROM {data}"
         )
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT _row, _line, regexp_extract(_file, '[^/]*$') AS _file, "
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT _row, _line, _file, "
         f"* EXCLUDE (_row, _line, _file) FROM ({inner}) WHERE _line > {header + skip}"
     )
 
