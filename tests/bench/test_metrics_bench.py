@@ -125,3 +125,18 @@ def test_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "Metric benchmark, scale 0.02" in out
     assert "Where one full-suite run spends its time" in out
+
+
+def test_a_comparison_that_fails_is_reported_not_fatal() -> None:
+    rows = dict.fromkeys(mb.SCAN_COLUMNS, 10) | {"usage": 5}
+    results = [
+        {"kind": "full-suite", "seconds": 2.0, "peak_mb": 100.0},
+        {"kind": "hand-sql", "seconds": 4.0, "peak_mb": 50.0},
+        {"kind": "pandas", "seconds": float("nan"), "peak_mb": float("nan"),
+         "failed": "pandas failed with exit -9 (killed: out of memory?)"},
+    ]  # fmt: skip
+    frame = mb._frame(results, rows, {"hand-sql": "yes"}).set_index("kind")
+    assert frame.loc["hand-sql", "suite_over_this"] == 0.5
+    assert frame.loc["hand-sql", "met"] == "yes"
+    assert frame.loc["pandas", "met"] == "failed"
+    assert "out of memory" in frame.loc["pandas", "equals_engine"]
