@@ -236,7 +236,7 @@ def _merge_all(tx: Tx, con: duckdb.DuckDBPyConnection, store: Store, prepared: l
     for p in prepared:
         t0 = time.perf_counter()
         table, staged = p.table, p.staged
-        con.execute(f"ALTER TABLE {p.held} RENAME TO _typed")  # undone if the transaction is
+        con.execute(f"ALTER TABLE {p.held} RENAME TO _typed")  # undone if the transaction fails
         import_id = f"imp_{started:%Y%m%d%H%M%S}_{uuid.uuid4().hex[:8]}"
         suppressed = suppress_staged(con, tx, table, staged.columns)
         rejected = _quarantine(con, tx, store, staged, import_id, path.name)
