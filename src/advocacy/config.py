@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -14,6 +15,10 @@ from advocacy.errors import UserError
 CONFIG_NAME = "advocacy.toml"
 DEFAULT_DB_NAME = "advocacy.duckdb"
 ENV_DB = "ADVOCACY_DB"
+#: DuckDB's memory budget: queries larger than this spill to disk instead of growing the
+#: process (a full metric suite over 100M events stays near 3.4 GB at about the same speed).
+DEFAULT_MEMORY_LIMIT = "3GB"
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Settings:
     """Everything configurable about a workspace; the TOML file mirrors these sections."""
 
     db_url: str = ""
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # [store] memory_limit ("" = DuckDB's 80% of RAM)
     currency: str = "USD"
     csat_satisfied: str = "top2"
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
@@ -62,6 +68,11 @@ class Settings:
             raise UserError("csat.satisfied must be 'top1' or 'top2'")
         if not 0.5 < self.stats.confidence < 1:
             raise UserError("stats.confidence must be between 0.5 and 1")
+        if self.memory_limit and not _MEMORY.fullmatch(self.memory_limit.strip()):
+            raise UserError(
+                f"store.memory_limit '{self.memory_limit}' must be a size such as \"3GB\" or "
+                '"500MB" (or "" for DuckDB\'s default, 80% of RAM)'
+            )
         if not 50 <= self.stats.bootstrap_replicates <= 100_000:
             raise UserError("stats.bootstrap_replicates must be between 50 and 100000")
         return self
@@ -88,6 +99,7 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
     try:
         settings = Settings(
             db_url=str(store.get("url", "")),
+            memory_limit=str(store.get("memory_limit", DEFAULT_MEMORY_LIMIT)),
             currency=str(workspace.get("currency", "USD")).upper(),
             csat_satisfied=str(raw.get("csat", {}).get("satisfied", "top2")),
             calendar=_section(CalendarSettings, raw.get("calendar", {}), "calendar"),
@@ -132,6 +144,8 @@ DEFAULT_CONFIG = """\
 # Empty: the DuckDB file advocacy.duckdb in this folder. Or e.g. "postgresql://user@host:5432/db".
 # ADVOCACY_DB or --db override this.
 url = ""
+# DuckDB: work beyond this spills to disk instead of growing the process ("" = 80% of RAM).
+memory_limit = "3GB"
 
 [workspace]
 currency = "USD"

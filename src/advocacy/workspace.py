@@ -254,7 +254,7 @@ def open_workspace(
             f"workspace folder {folder} does not exist; create it with `advocacy init {folder}`"
         )
     settings = load_settings(folder)
-    store = Store(resolve_db_url(folder, settings, db or url))
+    store = Store(resolve_db_url(folder, settings, db or url), memory_limit=settings.memory_limit)
     try:
         migrate(store)
     except Exception:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -240,3 +241,34 @@ def test_second_process_opens_the_file_once_it_is_released(duckdb_store: Store) 
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert (child.returncode, child.stdout.strip()) == (0, "opened"), child.stderr
+
+
+def test_a_workspace_store_has_the_configured_memory_limit(tmp_path: Path) -> None:
+    from advocacy.workspace import open_workspace
+
+    (tmp_path / "advocacy.toml").write_text('[store]\nmemory_limit = "1500MB"\n')
+    reference = duckdb.connect()
+    reference.execute("SET memory_limit = '1500MB'")
+    expected = reference.execute("SELECT current_setting('memory_limit')").fetchone()
+    default = duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchone()
+    with open_workspace(tmp_path, create=True) as ws:
+        actual = (
+            ws.store.duckdb_connection()
+            .execute("SELECT current_setting('memory_limit')")
+            .fetchone()
+        )
+    assert actual == expected != default
+
+
+def test_the_default_memory_limit_is_three_gigabytes(tmp_path: Path) -> None:
+    from advocacy.config import DEFAULT_MEMORY_LIMIT, load_settings
+
+    assert load_settings(tmp_path).memory_limit == DEFAULT_MEMORY_LIMIT == "3GB"
+
+
+@pytest.mark.parametrize("bad", ["lots", "3", "-1GB", "3 G"])
+def test_an_unreadable_memory_limit_is_a_user_error(bad: str) -> None:
+    from advocacy.config import parse_settings
+
+    with pytest.raises(UserError, match=r"store\.memory_limit"):
+        parse_settings({"store": {"memory_limit": bad}})

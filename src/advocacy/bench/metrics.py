@@ -626,10 +626,16 @@ def bare_scan_sql(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _connect(ws: Path) -> duckdb.DuckDBPyConnection:
-    """The workspace's DuckDB file, read-only, in UTC (DESIGN §11)."""
+    """The workspace's DuckDB file, read-only, in UTC (DESIGN §11), with the memory limit
+    the workspace's store would have."""
+    from advocacy.config import load_settings
+
     con = duckdb.connect(str(ws / DB_NAME), read_only=True)
     con.execute("SET TimeZone='UTC'")
     con.execute("SET enable_progress_bar=false")
+    limit = load_settings(ws).memory_limit
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
     return con
 
 

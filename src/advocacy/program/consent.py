@@ -314,7 +314,7 @@ def rewrite_duckdb_file(store: Store) -> Store:
         con.close()
     os.replace(fresh, path)
     Path(path + ".wal").unlink(missing_ok=True)
-    return Store(store.url)
+    return Store(store.url, memory_limit=store.memory_limit)
 
 
 def _quote(text: str) -> str:

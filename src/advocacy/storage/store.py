@@ -89,8 +89,9 @@ PG_OPTIONS = "-c TimeZone=UTC -c client_encoding=UTF8"
 class Store:
     """A handle on the operational store; cheap to keep open for the life of a process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, memory_limit: str = "") -> None:
         self.url = url
+        self.memory_limit = memory_limit
         self.dialect = (
             Dialect.POSTGRES if url.startswith(("postgres", "postgresql")) else (Dialect.DUCKDB)
         )
@@ -106,7 +107,7 @@ class Store:
             )
         )
         if self.dialect is Dialect.DUCKDB:
-            self._duck = _open_duckdb(_duckdb_path(url))
+            self._duck = _open_duckdb(_duckdb_path(url), memory_limit)
         else:
             self._ensure_pg_schema()
 
@@ -270,7 +271,7 @@ def _copy_csv_to_postgres(tx: Tx, table: str, cols: str, data: pa.Table) -> None
             copy.write(view[start : start + (1 << 20)])
 
 
-def _open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
+def _open_duckdb(path: str, memory_limit: str = "") -> duckdb.DuckDBPyConnection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -288,4 +289,6 @@ def _open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
         raise UserError(f"cannot open {path}: {text}") from None
     con.execute("SET TimeZone='UTC'")
     con.execute("SET enable_progress_bar=false")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")  # validated by Settings
     return con
