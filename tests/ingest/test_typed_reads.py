@@ -142,3 +142,18 @@ def test_files_with_different_headers_are_read_by_name(
         return
     assert report.inserted == 2
     assert rows[("A2", date(2024, 3, 11))]["active_users"] == 5
+
+
+@pytest.mark.parametrize("content", [TICKETS, TICKETS.replace(",2,high", ",two,high")])
+def test_csv_imports_fit_a_small_memory_limit(tmp_path: Path, content: str) -> None:
+    # DuckDB's default CSV buffer (16 × the 64 MB line limit) alone exceeded such a limit.
+    from advocacy.workspace import open_workspace
+
+    (tmp_path / "advocacy.toml").write_text('[store]\nmemory_limit = "500MB"\n')
+    folder = tmp_path / "tickets"
+    folder.mkdir()
+    (folder / "a.csv").write_text(content)
+    (folder / "b.csv").write_text(content.replace("\nT", "\nU"))
+    with open_workspace(tmp_path, create=True) as ws:
+        [report] = ws.import_files([folder], table="tickets")
+    assert (report.inserted, report.rejected) == ((6, 0) if ",2,high" in content else (4, 2))

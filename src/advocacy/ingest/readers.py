@@ -166,6 +166,9 @@ def _csv_options(opts: ReadOptions) -> list[str]:
     options = [
         "header=true", "null_padding=true", "filename='_file'",
         f"encoding={sql_str(opts.encoding or 'utf-8')}", f"max_line_size={MAX_LINE_BYTES}",
+        # DuckDB's default buffer is 16 × max_line_size (1 GiB each, two at a time): more than
+        # the store's memory limit allows.
+        f"buffer_size={2 * MAX_LINE_BYTES}",
     ]  # fmt: skip
     if opts.delimiter:
         options.append(f"delim={sql_str(opts.delimiter)}")
