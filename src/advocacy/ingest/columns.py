@@ -88,34 +88,40 @@ _PARSED_TYPES = {
 }  # fmt: skip
 
 
-def parsed_types(mapping: Mapping, header: list[str], *, utc: bool) -> dict[str, str]:
+def parsed_types(mapping: Mapping, header: list[str]) -> dict[str, str]:
     """Raw CSV columns the reader may type as it parses (much faster than casting text later).
 
-    Only columns that feed a number, date, flag or (when source and business zones are both
-    UTC, so a bare date or time means UTC) timestamp by plain rename: value maps, formats,
-    defaults or SQL read the text itself. The caller falls back to text when a value does not
-    parse, and when any row is rejected, so rejects keep the file's own strings.
+    Only columns that feed a number, date or flag by plain rename, and nothing else as text:
+    value maps, formats, defaults, SQL and extra account columns read the text itself. Times
+    stay text: DuckDB's CSV reader turns a time it cannot parse into NULL instead of failing,
+    and reads an offset without applying it. The caller falls back to text when a value does
+    not parse, and when any row is rejected, so rejects keep the file's own strings.
     """
     columns = dict.fromkeys(header, "VARCHAR")
     wanted: dict[str, set[str]] = {}
     for out in mapping.outputs.values():
         if out.sql or out.where:
             return {}
-        for col in TABLES[out.table].columns:
+        table = TABLES[out.table]
+        used = set()
+        for col in table.columns:
             rule = out.columns.get(col.name) or ColumnRule(column=col.name)
             if rule.sql is not None:
                 return {}
-            if rule.column is None:
-                continue
-            raw = _find(columns, rule.column)
+            raw = _find(columns, rule.column) if rule.column is not None else None
             if raw is None:
                 continue
+            used.add(raw)
             kind = _PARSED_TYPES.get(col.type)
-            if col.type is ColType.TIMESTAMP and utc:
-                kind = "TIMESTAMPTZ"
             if rule.values or rule.formats or rule.default is not None:
                 kind = None
             wanted.setdefault(raw, set()).add(kind or "VARCHAR")
+        if table.extensible:
+            kept = [c for c in header if c not in used] if out.keep_extras else out.extras
+            for name in kept:
+                raw = _find(columns, name)
+                if raw is not None:
+                    wanted.setdefault(raw, set()).add("VARCHAR")
     return {
         raw: kinds.pop()
         for raw, kinds in wanted.items()

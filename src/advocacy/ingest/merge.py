@@ -145,7 +145,7 @@ def _reject_ledger_changes(tx: Tx, job: MergeJob) -> None:
     incoming = json_row(tx.dialect, job.table, "s", list(job.columns))
     tx.execute(
         "INSERT INTO _quarantine (import_id, table_name, source_file, row_number, column_name, "
-        "reason, raw) SELECT ?, ?, ?, s._row, s._diff, "
+        "reason, raw) SELECT ?, ?, COALESCE(s._file, ?), s._line, s._diff, "
         "'a different row with this key is already recorded; ledger rows are append-only "
         f"(differs in: ' || s._diff || ')', {incoming} FROM _cls s WHERE s._state = 'changed'",
         (job.import_id, job.table.name, job.file_name),

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from advocacy.storage.store import Dialect, Store, Tx
 
 Progress = Callable[[str], None]
 _BATCH = 250_000
+_READING = threading.Lock()  # reads of text files, which need preserve_insertion_order
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,14 @@ def _aliases(con: duckdb.DuckDBPyConnection, store: Store, source: str | None) -
 
 def _to_store(con: duckdb.DuckDBPyConnection, tx: Tx, store: Store, staged: Staged) -> None:
     """Make `_stage` (valid rows) visible to the store connection."""
-    cols = ", ".join(quote_ident(c) for c in ("_row", *staged.columns, *staged.extras))
+    cols = ", ".join(
+        quote_ident(c) for c in ("_row", "_line", "_file", *staged.columns, *staged.extras)
+    )
     select = f"SELECT {cols} FROM _typed WHERE _err IS NULL"
     if store.dialect is Dialect.DUCKDB:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _stage AS {select}")
         return
-    defs = ["_row BIGINT"]
+    defs = ["_row BIGINT", "_line BIGINT", "_file TEXT"]
     defs += [
         f"{quote_ident(c)} {sql_type(store.dialect, staged.table.column(c).type)}"
         for c in staged.columns
@@ -149,20 +153,17 @@ def _utcnow() -> datetime:
 
 
 def _open_inputs(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], mapping: Mapping,
-                 file_format: str | None, scratch: Path, ctx: Context | None) -> RawFile:  # fmt: skip
+                 file_format: str | None, scratch: Path, typed: bool) -> RawFile:  # fmt: skip
     """Views over the files: `raw`, or one per name of `[read] inputs` (the first is also `raw`).
 
-    With `ctx`, CSV columns are typed as they are parsed where the mapping allows it."""
+    `typed`: CSV columns are typed as they are parsed where the mapping allows it."""
     names = mapping.read.inputs or ("raw",)
     if len(paths) != len(names):
         raise UserError(
             f"the mapping {mapping.name} reads {len(names)} file(s) ({', '.join(names)}), "
             f"but {len(paths)} were given"
         )
-    hints = None
-    if ctx is not None:
-        utc = ctx.business_timezone == "UTC" and ctx.source_timezone in (None, "UTC")
-        hints = partial(parsed_types, mapping, utc=utc)
+    hints = partial(parsed_types, mapping) if typed else None
     raws = [
         open_raw(con, p, view=n, file_format=file_format, options=mapping.read, scratch=scratch,
                  hints=hints)
@@ -194,11 +195,13 @@ def _stage_all(con: duckdb.DuckDBPyConnection, store: Store, ctx: Context, paths
     path = paths[0]
 
     def read(typed: bool) -> RawFile:
-        con.execute("SET preserve_insertion_order = true")  # text files are numbered by rowid
-        raw = _open_inputs(con, paths, mapping, opts.file_format, scratch, ctx if typed else None)
-        # From here on rows are identified by _row, never by position: let DuckDB write
-        # staging tables and the store's table in parallel, unordered (a quarter faster).
-        con.execute("SET preserve_insertion_order = false")
+        # The setting is database-wide: no other import may switch it off mid-read.
+        with _READING:
+            con.execute("SET preserve_insertion_order = true")  # text rows are numbered by rowid
+            raw = _open_inputs(con, paths, mapping, opts.file_format, scratch, typed)
+            # From here on rows are identified by _row, never by position: let DuckDB write
+            # staging tables and the store's table in parallel, unordered (a quarter faster).
+            con.execute("SET preserve_insertion_order = false")
         return raw
 
     progress(f"reading {path.name}")

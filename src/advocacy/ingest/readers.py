@@ -194,7 +194,7 @@ def _row_order(con: duckdb.DuckDBPyConnection, data: str) -> str | None:
 
 def _create_view(
     con: duckdb.DuckDBPyConnection, view: str, relation: str, *, header: int, skip: int,
-    files: list[Path],
+    files: list[Path], shown: list[str],
 ) -> None:  # fmt: skip
     """The view over the files, with `_row` (unique across the files: it identifies a row
     during the import) and `_line` (the row number within its own file, as a spreadsheet shows
@@ -217,7 +217,7 @@ def _create_view(
         # are looked up from it.
         data = f"{view}_data"
         paths = "[" + ", ".join(sql_str(n) for n in names) + "]"
-        columns = f"* EXCLUDE (_file), CAST(list_position({paths}, _file) AS INTEGER) AS _file_no"
+        columns = f"* EXCLUDE (_file), CAST(list_position({paths}, _file) AS INTEGER) AS _advocacy_file_no"
         con.execute(f"DROP TABLE IF EXISTS {data}")
         con.execute(f"CREATE TEMP TABLE {data} AS SELECT {columns} FROM {relation}")
         order = _row_order(con, data)
@@ -230,18 +230,20 @@ def _create_view(
                 f"{order}, {columns} FROM {relation}"
             )
         counts = dict(
-            con.execute(f"SELECT _file_no, count(*) FROM {data} GROUP BY _file_no").fetchall()
+            con.execute(
+                f"SELECT _advocacy_file_no, count(*) FROM {data} GROUP BY _advocacy_file_no"
+            ).fetchall()
         )
         offsets = [
             sum(int(counts.get(k, 0)) for k in range(1, i)) for i in range(1, len(names) + 1)
         ]
         row = f"{order} + 1 + {header}"
         own = ", _advocacy_seq" if order == "_advocacy_seq" else ""
-        short = "[" + ", ".join(sql_str(f.name) for f in files) + "]"
+        short = "[" + ", ".join(sql_str(name) for name in shown) + "]"
         inner = (
             f"SELECT CAST({row} AS BIGINT) AS _row, "
-            f"CAST({row} - {offsets}[_file_no] AS BIGINT) AS _line, {short}[_file_no] AS _file, "
-            f"* EXCLUDE (_file_no{own}) FROM {data}"
+            f"CAST({row} - {offsets}[_advocacy_file_no] AS BIGINT) AS _line, {short}[_advocacy_file_no] AS _file, "
+            f"* EXCLUDE (_advocacy_file_no{own}) FROM {data}"
         )
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT _row, _line, _file, "
@@ -261,21 +263,19 @@ def _csv_encoding(files: list[Path], options: ReadOptions, scratch: Path) -> tup
 
 
 def _plain_view(
-    con: duckdb.DuckDBPyConnection, view: str, files: list[Path], fmt: str, options: ReadOptions
-) -> None:
+    con: duckdb.DuckDBPyConnection, view: str, files: list[Path], fmt: str, options: ReadOptions,
+    shown: list[str],
+) -> None:  # fmt: skip
     relation, header = _relation(files, fmt, options)
+    skip = options.skip_after_header
     try:
-        _create_view(
-            con, view, relation, header=header, skip=options.skip_after_header, files=files
-        )
+        _create_view(con, view, relation, header=header, skip=skip, files=files, shown=shown)
     except duckdb.Error as exc:
         # Padding short rows and quoted line breaks need the serial CSV reader.
         if fmt != "csv" or "parallel" not in str(exc):
             raise
         relation, header = _relation(files, fmt, options, parallel=False)
-        _create_view(
-            con, view, relation, header=header, skip=options.skip_after_header, files=files
-        )
+        _create_view(con, view, relation, header=header, skip=skip, files=files, shown=shown)
 
 
 def _same_header(files: list[Path]) -> bool:
@@ -289,7 +289,7 @@ def _same_header(files: list[Path]) -> bool:
 
 def _sniffed_once(
     con: duckdb.DuckDBPyConnection, files: list[Path], *, view: str, options: ReadOptions,
-    hints: TypeHints,
+    hints: TypeHints, shown: list[str],
 ) -> bool | None:  # fmt: skip
     """The fast path: the first file sniffed once (sniffing each file costs more than reading
     a small one), every file read with its dialect and header, and the columns `hints` names
@@ -322,7 +322,7 @@ def _sniffed_once(
         ]  # fmt: skip
         _create_view(
             con, view, f"read_csv({', '.join(read)})", header=1,
-            skip=options.skip_after_header, files=files,
+            skip=options.skip_after_header, files=files, shown=shown,
         )  # fmt: skip
     except duckdb.Error:
         return None
@@ -339,6 +339,7 @@ def open_raw(
     allow (`RawFile.parsed`).
     """
     files = dataset_files(path)
+    shown = [f.name for f in files]  # rejects name the user's files, not transcoded copies
     formats = {detect_format(f, file_format or options.file_format) for f in files}
     if len(formats) > 1:
         raise UserError(f"{path.name}: the folder mixes formats ({', '.join(sorted(formats))})")
@@ -351,10 +352,10 @@ def open_raw(
         )
     fast = None
     if fmt == "csv" and hints is not None:
-        fast = _sniffed_once(con, files, view=view, options=options, hints=hints)
+        fast = _sniffed_once(con, files, view=view, options=options, hints=hints, shown=shown)
     try:
         if fast is None:
-            _plain_view(con, view, files, fmt, options)
+            _plain_view(con, view, files, fmt, options, shown)
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except duckdb.Error as exc:
         raise UserError(f"{path.name}: cannot read as {fmt}: {short_error(exc)}") from None

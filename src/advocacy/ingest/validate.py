@@ -17,6 +17,7 @@ from advocacy.schema.vocab import PRIORITY_SYNONYMS, STATUS_SYNONYMS
 
 MAX_ID_CHARS = 512
 MAX_TEXT_CHARS = 100_000
+_BIGINT_LIMIT = 9.2e18  # just under 2^63
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _NUMBERS = (
@@ -134,6 +135,8 @@ def _number(col: Column, src: Source, v: str) -> tuple[str, str]:
         errors.append(
             _err(col.name, f"{num} <> round({num})", f"{_preview(v)} || ' is not a whole number'")
         )
+        too_large = f"abs({num}) >= {_BIGINT_LIMIT:.1e}"
+        errors.append(_err(col.name, too_large, f"{_preview(v)} || ' is too large'"))
     if src.rule.scale is not None:
         lo, hi = src.rule.scale
         errors.append(
@@ -153,7 +156,9 @@ def _number(col: Column, src: Source, v: str) -> tuple[str, str]:
                 col.name, f"{num} > {col.maximum}", f"{_preview(v)} || ' is above {col.maximum:g}'"
             )
         )
-    typed = f"CAST({num} AS BIGINT)" if col.type is ColType.INT else num
+    typed = num
+    if col.type is ColType.INT:  # out of BIGINT's range the cast would fail the whole file
+        typed = f"CASE WHEN abs({num}) < {_BIGINT_LIMIT:.1e} THEN CAST({num} AS BIGINT) END"
     return f"CASE WHEN {bad} THEN NULL ELSE {typed} END", "coalesce(" + ", ".join(errors) + ")"
 
 
