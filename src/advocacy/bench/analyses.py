@@ -7,7 +7,6 @@ imported once through the real import path.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +18,7 @@ from rich.console import Console
 
 from advocacy.analyses import ANALYSES
 from advocacy.bench.metrics import DB_NAME, import_workspace, peak_rss_mb, prepare, versions
+from advocacy.bench.worker import MeasurementFailed, run_worker
 from advocacy.cli.output import Format, emit
 
 PROGRAM = ("candidates", "recommend")
@@ -50,15 +50,11 @@ def _worker(kind: str, ws_dir: Path) -> dict[str, Any]:
 
 
 def _measure(kind: str, ws_dir: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "advocacy.bench.analyses", kind, str(ws_dir)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
+    try:
+        return run_worker("advocacy.bench.analyses", kind, str(ws_dir))
+    except MeasurementFailed as exc:
         return {"kind": kind, "seconds": float("nan"), "rows": 0, "peak_mb": float("nan"),
-                "error": tail[0][:200]}  # fmt: skip
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+                "error": exc.last_line[:200]}  # fmt: skip
 
 
 def run_analyses_bench(*, scale: float, seed: int) -> pd.DataFrame:

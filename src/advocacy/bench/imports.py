@@ -6,7 +6,6 @@ Each measurement runs in its own process so its peak memory is its own.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,6 +17,7 @@ import pandas as pd
 from rich.console import Console
 
 from advocacy.bench.metrics import peak_rss_mb
+from advocacy.bench.worker import run_worker
 from advocacy.cli.output import Format, emit
 
 KINDS = ("import-parquet", "bare-parquet", "import-csv", "bare-csv")
@@ -80,13 +80,7 @@ def _worker(kind: str, data: Path, work: Path) -> dict[str, Any]:
 
 def _measure(kind: str, data: Path, root: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(dir=root, prefix=kind))
-    proc = subprocess.run(
-        [sys.executable, "-m", "advocacy.bench.imports", kind, str(data), str(work)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed: {proc.stderr.strip()[-500:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return run_worker("advocacy.bench.imports", kind, str(data), str(work))
 
 
 def run_import_bench(*, scale: float, seed: int) -> pd.DataFrame:

@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from advocacy.bench.worker import MeasurementFailed, run_worker
 from advocacy.cli.output import Format, emit
 
 START = date(2024, 10, 1)
@@ -783,17 +783,7 @@ def _worker(kind: str, root: Path, as_of: date, repeats: int) -> dict[str, Any]:
 
 
 def _measure(kind: str, root: Path, as_of: date, repeats: int = 1) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "advocacy.bench.metrics", kind, str(root), as_of.isoformat(),
-         str(repeats)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        killed = " (killed: out of memory?)" if proc.returncode in (-9, 137) else ""
-        raise RuntimeError(
-            f"{kind} failed with exit {proc.returncode}{killed}: {proc.stderr.strip()[-2000:]}"
-        )
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return run_worker("advocacy.bench.metrics", kind, str(root), as_of.isoformat(), str(repeats))
 
 
 def prepare(root: Path, *, scale: float, seed: int) -> tuple[date, dict[str, int]]:
@@ -852,7 +842,7 @@ def run_metrics_bench(
             console.print(f"measuring {kind} …")
             try:
                 results.append(_measure(kind, root, as_of, repeats))
-            except RuntimeError as exc:
+            except MeasurementFailed as exc:
                 if kind in ("import", "full-suite"):
                     raise
                 # A comparison that cannot run here (pandas out of memory at scale 100) is
