@@ -18,7 +18,8 @@ ENV_DB = "ADVOCACY_DB"
 #: DuckDB's memory budget: queries larger than this spill to disk instead of growing the
 #: process (a full metric suite over 100M events stays near 3.4 GB at about the same speed).
 DEFAULT_MEMORY_LIMIT = "3GB"
-_MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT])(I?)B", re.IGNORECASE)
+_MIN_MEMORY = 256 * 1000**2  # below this DuckDB cannot even open a workspace
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,23 @@ class Settings:
             raise UserError("csat.satisfied must be 'top1' or 'top2'")
         if not 0.5 < self.stats.confidence < 1:
             raise UserError("stats.confidence must be between 0.5 and 1")
-        if self.memory_limit and not _MEMORY.fullmatch(self.memory_limit.strip()):
+        if self.memory_limit and _memory_bytes(self.memory_limit) < _MIN_MEMORY:
             raise UserError(
-                f"store.memory_limit '{self.memory_limit}' must be a size such as \"3GB\" or "
-                '"500MB" (or "" for DuckDB\'s default, 80% of RAM)'
+                f"store.memory_limit '{self.memory_limit}' must be a size of at least 256MB, such "
+                'as "3GB" (or "" for DuckDB\'s default, 80% of RAM)'
             )
         if not 50 <= self.stats.bootstrap_replicates <= 100_000:
             raise UserError("stats.bootstrap_replicates must be between 50 and 100000")
         return self
+
+
+def _memory_bytes(text: str) -> float:
+    """Bytes of a size such as "3GB" or "1.5GiB"; 0 when it is not one."""
+    match = _MEMORY.fullmatch(text.strip())
+    if match is None:
+        return 0.0
+    number, unit, binary = match.groups()
+    return float(number) * (1024.0 if binary else 1000.0) ** ("KMGT".index(unit.upper()) + 1)
 
 
 def _section(cls: type[Any], raw: dict[str, Any], name: str) -> Any:

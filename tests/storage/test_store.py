@@ -266,7 +266,7 @@ def test_the_default_memory_limit_is_three_gigabytes(tmp_path: Path) -> None:
     assert load_settings(tmp_path).memory_limit == DEFAULT_MEMORY_LIMIT == "3GB"
 
 
-@pytest.mark.parametrize("bad", ["lots", "3", "-1GB", "3 G"])
+@pytest.mark.parametrize("bad", ["lots", "3", "-1GB", "3 G", "1KB", "200MB"])
 def test_an_unreadable_memory_limit_is_a_user_error(bad: str) -> None:
     from advocacy.config import parse_settings
 
