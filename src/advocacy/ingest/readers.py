@@ -162,9 +162,9 @@ def _relation(
     return f"read_csv({', '.join(args)})", 1
 
 
-def _csv_options(opts: ReadOptions) -> list[str]:
+def _csv_options(opts: ReadOptions, *, filename: bool = True) -> list[str]:
     options = [
-        "header=true", "null_padding=true", "filename='_file'",
+        "header=true", "null_padding=true", *(["filename='_file'"] if filename else []),
         f"encoding={sql_str(opts.encoding or 'utf-8')}", f"max_line_size={MAX_LINE_BYTES}",
         # DuckDB's default buffer is 16 × max_line_size (1 GiB each, two at a time): more than
         # the store's memory limit allows.
@@ -298,8 +298,7 @@ def _sniffed_once(
     errors)."""
     if not _same_header(files):
         return None
-    args = [sql_str(str(files[0])), "all_varchar=true", *_csv_options(options)]
-    args.remove("filename='_file'")
+    args = [sql_str(str(files[0])), "all_varchar=true", *_csv_options(options, filename=False)]
     try:
         row = con.execute(
             "SELECT Delimiter, Quote, Escape, Columns, SkipRows, Comment "
