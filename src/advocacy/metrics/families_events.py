@@ -33,10 +33,13 @@ def _first_paid(ctx: Context) -> Any:
     """(account_id, first_month, first_mrr): each account's first month with MRR > 0."""
 
     def build() -> Any:
+        # A GROUP BY and a join on the (account_id, month) key: cheaper than a window.
         rev = revenue_months(ctx).filter(_.mrr > 0)
-        rank = ibis.row_number().over(group_by=rev.account_id, order_by=rev.month)
-        first = rev.mutate(rk=rank).filter(_.rk == 0)
-        return first.select("account_id", first_month=_.month, first_mrr=_.mrr)
+        first = rev.group_by("account_id").agg(first_month=_.month.min())
+        joined = first.join(
+            rev, (first.account_id == rev.account_id) & (first.first_month == rev.month)
+        )
+        return joined.select(first.account_id, first.first_month, first_mrr=rev.mrr)
 
     return ctx.memo("first_paid", build)
 

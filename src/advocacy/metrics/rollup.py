@@ -42,20 +42,23 @@ def action_column(metric: MetricDef) -> str:
     return f"m_{metric.name}"
 
 
-def _action_agg(ctx: Context, metrics: list[MetricDef]) -> Any:
+def _action_agg(ctx: Context, metrics: list[MetricDef], families: set[Family]) -> Any:
     acts = in_window(ctx, ctx.source.table("advocacy_actions"), "occurred_at")
     is_counted = counted(acts)
-    aggs: dict[str, Any] = {"counted": is_counted.ifelse(1, 0).sum()}
+    aggs: dict[str, Any] = {}
+    if Family.CONCENTRATION in families:
+        aggs["counted"] = is_counted.ifelse(1, 0).sum()
     for m in metrics:
         types = m.param("action_types")
         hit = is_counted if m.param("counted", True) else ibis.literal(True)
         if types:
             hit = hit & acts.action_type.isin(list(types))
         aggs[action_column(m)] = hit.ifelse(1, 0).sum()
-    review = (acts.action_type == "review") & acts.rating.notnull()
-    aggs["rating_n"] = review.ifelse(1, 0).sum()
-    aggs["rating_sum"] = review.ifelse(acts.rating, 0.0).sum()
-    aggs["rating_sq"] = review.ifelse(acts.rating * acts.rating, 0.0).sum()
+    if Family.EVENT_MEAN in families:
+        review = (acts.action_type == "review") & acts.rating.notnull()
+        aggs["rating_n"] = review.ifelse(1, 0).sum()
+        aggs["rating_sum"] = review.ifelse(acts.rating, 0.0).sum()
+        aggs["rating_sq"] = review.ifelse(acts.rating * acts.rating, 0.0).sum()
     return acts.group_by(KEYS).agg(**aggs)
 
 
@@ -69,7 +72,25 @@ def satisfied(ctx: Context, r: Any) -> Any:
     )
 
 
-def _survey_agg(ctx: Context) -> Any:
+def survey_parts(ctx: Context, metrics: list[MetricDef]) -> set[str]:
+    """Which survey sums the metrics read: `nps`, `csat`, `csat_mean`, and `latest` (each
+    account's latest response, for the logo and arr bases: a window over the responses)."""
+    parts: set[str] = set()
+    for m in metrics:
+        if m.family in (Family.NPS, Family.COVERAGE):
+            parts.add("nps")
+        elif m.family is Family.SURVEY_SHARE:
+            parts.add(str(m.param("survey")))
+        elif m.family is Family.SURVEY_MEAN:
+            parts.add("csat_mean")
+        else:
+            continue
+        if (ctx.request.basis or m.default_basis).value != "response":
+            parts.add("latest")
+    return parts
+
+
+def _survey_agg(ctx: Context, parts: set[str]) -> Any:
     r = in_window(ctx, ctx.source.table("survey_responses"), "responded_at")
     nps = r.survey == "nps"
     csat = r.survey == "csat"
@@ -82,23 +103,32 @@ def _survey_agg(ctx: Context) -> Any:
         c_score=csat.ifelse(r.score, 0.0),
         c_norm=csat.ifelse((r.score - r.scale_min) / (r.scale_max - r.scale_min).nullif(0), 0.0),
     )
-    rank = ibis.row_number().over(
-        group_by=[s.account_id, s.period_label, s.survey],
-        order_by=[ibis.desc(s.responded_at), ibis.desc(s.response_id)],
-    )
-    s = s.mutate(latest=(rank == 0).ifelse(1, 0))
-    return s.group_by(KEYS).agg(
-        nps_n=_.is_nps.sum(), nps_prom=_.prom.sum(), nps_det=_.det.sum(),
-        last_nps_prom=(_.prom * _.latest).sum(), last_nps_det=(_.det * _.latest).sum(),
-        last_nps=(_.is_nps * _.latest).sum(),
-        csat_n=_.is_csat.sum(), csat_sat=_.sat.sum(), csat_score=_.c_score.sum(),
-        csat_score_sq=(_.c_score * _.c_score).sum(), csat_norm=_.c_norm.sum(),
-        csat_norm_sq=(_.c_norm * _.c_norm).sum(),
-        last_csat=(_.is_csat * _.latest).sum(), last_csat_sat=(_.sat * _.latest).sum(),
-        last_csat_score=(_.c_score * _.latest).sum(), last_csat_norm=(_.c_norm * _.latest).sum(),
-        csat_min_lo=csat.ifelse(r.scale_min, None).min(), csat_max_lo=csat.ifelse(r.scale_min, None).max(),
-        csat_min_hi=csat.ifelse(r.scale_max, None).min(), csat_max_hi=csat.ifelse(r.scale_max, None).max(),
-    )  # fmt: skip
+    latest = "latest" in parts
+    if latest:
+        rank = ibis.row_number().over(
+            group_by=[s.account_id, s.period_label, s.survey],
+            order_by=[ibis.desc(s.responded_at), ibis.desc(s.response_id)],
+        )
+        s = s.mutate(latest=(rank == 0).ifelse(1, 0))
+    aggs: dict[str, Any] = {}
+    if "nps" in parts:
+        aggs.update(nps_n=s.is_nps.sum(), nps_prom=s.prom.sum(), nps_det=s.det.sum())
+        if latest:
+            aggs.update(last_nps_prom=(s.prom * s.latest).sum(), last_nps_det=(s.det * s.latest).sum(),
+                        last_nps=(s.is_nps * s.latest).sum())  # fmt: skip
+    if parts & {"csat", "csat_mean"}:
+        aggs["csat_n"] = s.is_csat.sum()
+    if "csat" in parts:
+        aggs["csat_sat"] = s.sat.sum()
+        if latest:
+            aggs.update(last_csat=(s.is_csat * s.latest).sum(), last_csat_sat=(s.sat * s.latest).sum())
+    if "csat_mean" in parts:
+        aggs.update(
+            csat_score=s.c_score.sum(), csat_norm=s.c_norm.sum(),
+            csat_min_lo=csat.ifelse(r.scale_min, None).min(), csat_max_lo=csat.ifelse(r.scale_min, None).max(),
+            csat_min_hi=csat.ifelse(r.scale_max, None).min(), csat_max_hi=csat.ifelse(r.scale_max, None).max(),
+        )  # fmt: skip
+    return s.group_by(KEYS).agg(**aggs)
 
 
 def revenue_months(ctx: Context) -> Any:
@@ -140,9 +170,9 @@ def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
         Family.EVENT_MEAN,
         Family.CONCENTRATION,
     }:
-        r = _join(r, _action_agg(ctx, action_metrics))
-    if families & {Family.NPS, Family.SURVEY_SHARE, Family.SURVEY_MEAN, Family.COVERAGE}:
-        r = _join(r, _survey_agg(ctx))
+        r = _join(r, _action_agg(ctx, action_metrics, families))
+    if parts := survey_parts(ctx, metrics):
+        r = _join(r, _survey_agg(ctx, parts))
     if families & {Family.RETENTION, Family.BRIDGE} or any(
         b.value == "arr" for b in _bases(ctx, metrics)
     ):
