@@ -121,7 +121,9 @@ def _survey_agg(ctx: Context, parts: set[str]) -> Any:
     if "csat" in parts:
         aggs["csat_sat"] = s.sat.sum()
         if latest:
-            aggs.update(last_csat=(s.is_csat * s.latest).sum(), last_csat_sat=(s.sat * s.latest).sum())
+            aggs.update(
+                last_csat=(s.is_csat * s.latest).sum(), last_csat_sat=(s.sat * s.latest).sum()
+            )
     if "csat_mean" in parts:
         aggs.update(
             csat_score=s.c_score.sum(), csat_norm=s.c_norm.sum(),
