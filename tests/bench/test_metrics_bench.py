@@ -118,7 +118,12 @@ def test_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(measured.loc[measured["target"] != "", "met"]) <= {"yes", "no"}
 
     parts = frame[~frame["kind"].isin(mb.KINDS)]
-    assert {"shared: account × period rollup", "family: nps", "family: asks"} <= set(parts["kind"])
+    assert {
+        "shared: account × period rollup",
+        "all metrics, batched",
+        "alone: nps",
+        "alone: asks",
+    } <= set(parts["kind"])
     assert (parts["seconds"] > 0).all()
     assert parts["share_of_suite"].sum() == pytest.approx(1.0)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -141,17 +141,33 @@ class Context:
     def population_groups(self) -> pd.DataFrame:
         """(period_label, grp, active_n) of groups with active accounts, totals included."""
         if self._population is None:
-            from advocacy.metrics.grouping import aggregate, attach_group
+            from advocacy.metrics.grouping import run
 
-            self._population = aggregate(self, attach_group(self, self.active), active_n=_.count())
+            run(self, self.population_work())
+        frame: pd.DataFrame = self._population
+        return frame
+
+    def population_work(self, rollup: Any = None) -> Generator[Any, pd.DataFrame, pd.DataFrame]:
+        """`population_groups` as a family-style computation, so the engine can batch it;
+        from the request's rollup (its `active` rows) when there is one."""
+        from advocacy.metrics.grouping import attach_group, request
+
+        if rollup is not None:
+            rows = rollup.filter(rollup.active == 1)
+        else:
+            rows = attach_group(self, self.active)
+        self._population = yield request(rows, active_n=_.count())
         frame: pd.DataFrame = self._population
         return frame
 
     @property
     def active(self) -> Any:
-        """(account_id, period_label) of accounts active in each period's window."""
+        """(account_id, period_label) of accounts active in each period's window.
+
+        Not materialised: the rollup reads it once, and the engine counts the active accounts
+        per group from the rollup when there is one (`population_work`)."""
         if self._active is None:
-            self._active = self.cache(_active(self))
+            self._active = _active(self)
         return self._active
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 import ibis
@@ -18,6 +19,7 @@ from advocacy.metrics.compare import compare_previous, compare_rest
 from advocacy.metrics.context import ALL, Context, build_context
 from advocacy.metrics.families_events import EVENT_FAMILIES
 from advocacy.metrics.families_rollup import ROLLUP_FAMILIES
+from advocacy.metrics.grouping import Work, run, run_all
 from advocacy.metrics.rollup import build_rollup
 from advocacy.metrics.source import Source
 from advocacy.metrics.spec import Basis, Family, MetricDef, MetricRequest, fingerprint
@@ -61,24 +63,38 @@ def _compute(ctx: Context, metrics: list[MetricDef]) -> list[tuple[MetricDef, Ba
     bases = [(m, _basis(ctx.request, m)) for m in metrics]
     rollup_metrics = [m for m in metrics if m.family in ROLLUP_FAMILIES]
     rollup = build_rollup(ctx, rollup_metrics).cache() if rollup_metrics else None
-    out = []
+
+    def work(metric: MetricDef, basis: Basis) -> Work | pd.DataFrame:
+        if metric.family in ROLLUP_FAMILIES:
+            return ROLLUP_FAMILIES[metric.family](ctx, rollup, metric, basis)
+        return EVENT_FAMILIES[metric.family](ctx, metric, basis)
+
     try:
-        for metric, basis in bases:
-
-            def compute(metric: MetricDef = metric, basis: Basis = basis) -> pd.DataFrame:
-                if metric.family in ROLLUP_FAMILIES:
-                    return ROLLUP_FAMILIES[metric.family](ctx, rollup, metric, basis)
-                return EVENT_FAMILIES[metric.family](ctx, metric, basis)
-
-            if ctx.request.ci == "bootstrap":
-                frame = _bootstrapped(ctx, metric, compute)
-            else:
-                frame = compute()
-            out.append((metric, basis, frame))
+        if ctx.request.ci == "bootstrap":
+            frames = [
+                _bootstrapped(ctx, metric, partial(_run_one, ctx, work, metric, basis))
+                for metric, basis in bases
+            ]
+        else:
+            # Every metric's aggregation requests, and the active accounts per group that
+            # counts need for their zero rows, answered round by round, one query a round.
+            works = [work(metric, basis) for metric, basis in bases]
+            if any(_is_count(m) for m in metrics):
+                works.append(ctx.population_work(rollup))
+            frames = run_all(ctx, works)[: len(bases)]
     finally:
         if rollup is not None:
             rollup.release()
-    return out
+    return [(metric, basis, frame) for (metric, basis), frame in zip(bases, frames, strict=True)]
+
+
+def _run_one(
+    ctx: Context,
+    work: Callable[[MetricDef, Basis], Work | pd.DataFrame],
+    metric: MetricDef,
+    basis: Basis,
+) -> pd.DataFrame:
+    return run(ctx, work(metric, basis))
 
 
 def _bootstrapped(
@@ -90,7 +106,7 @@ def _bootstrapped(
         ctx.notes.append(f"{metric.name}: analytic interval kept ({NOT_RESAMPLED[metric.family]})")
         return compute()
 
-    def run(state: Replay) -> pd.DataFrame:
+    def replayed(state: Replay) -> pd.DataFrame:
         ctx.replay = state
         try:
             return compute()
@@ -99,7 +115,7 @@ def _bootstrapped(
 
     try:
         return bootstrap_interval(
-            run, replicates=stats.bootstrap_replicates, seed=stats.bootstrap_seed,
+            replayed, replicates=stats.bootstrap_replicates, seed=stats.bootstrap_seed,
             confidence=stats.confidence,
         )  # fmt: skip
     except NotBootstrappable as exc:

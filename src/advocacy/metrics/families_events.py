@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ibis
@@ -12,7 +13,14 @@ from ibis import _
 from advocacy.metrics import intervals as iv
 from advocacy.metrics.context import Context
 from advocacy.metrics.frames import f64, ratio, result
-from advocacy.metrics.grouping import GROUP_KEYS, aggregate, attach_group, drop_right, with_totals
+from advocacy.metrics.grouping import (
+    GROUP_KEYS,
+    Work,
+    attach_group,
+    drop_right,
+    request,
+    with_totals,
+)
 from advocacy.metrics.rollup import counted, in_window, revenue_months
 from advocacy.metrics.spec import Basis, Family, MetricDef
 
@@ -103,28 +111,28 @@ def _referrers(ctx: Context, logos: Any) -> Any:
     return out.mutate(referrer=ibis.coalesce(out.referred_by_account_id, out.act_referrer))
 
 
-def new_logos(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+def new_logos(ctx: Context, m: MetricDef, basis: Basis) -> Work:
     part = m.param("part")
     ref = ctx.memo(
         "new_logos",
         lambda: _referrers(ctx, _new_logos(ctx)).mutate(referred=_.referrer.notnull().ifelse(1, 0)),
     )
     if part == "count":
-        g = aggregate(ctx, attach_group(ctx, ref), x=_.count())
+        g = yield request(attach_group(ctx, ref), x=_.count())
         return result(g, value=g.x, numerator=g.x, n=g.x)
     if part == "referred_share":
-        g = aggregate(ctx, attach_group(ctx, ref), n=_.count(), x=_.referred.sum())
+        g = yield request(attach_group(ctx, ref), n=_.count(), x=_.referred.sum())
         lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
         return result(
             g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
         )
     referred = ref.filter(ref.referrer.notnull()).mutate(arr=12 * _.first_mrr)
     by_referrer = referred.select(account_id=_.referrer, period_label=_.period_label, arr=_.arr)
-    g = aggregate(ctx, attach_group(ctx, by_referrer), n=_.count(), x=_.arr.sum())
+    g = yield request(attach_group(ctx, by_referrer), n=_.count(), x=_.arr.sum())
     return result(g, value=g.x, numerator=g.x, n=g.n)
 
 
-def referral_conversion(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+def referral_conversion(ctx: Context, m: MetricDef, basis: Basis) -> Work:
     """Referrals converted within the window; open windows pending; already-paying excluded."""
     days = int(m.param("window_days", 180))
     acts = in_window(
@@ -146,13 +154,13 @@ def referral_conversion(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     t = attach_group(
         ctx, x.mutate(closed=closed.ifelse(1, 0), conv=(closed & converted).ifelse(1, 0))
     )
-    g = aggregate(ctx, t, total=_.count(), n=_.closed.sum(), x=_.conv.sum())
+    g = yield request(t, total=_.count(), n=_.closed.sum(), x=_.conv.sum())
     lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
     return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n,
                   pending_n=g.total - g.n, ci_low=lo, ci_high=hi)  # fmt: skip
 
 
-def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Work:
     """Promoter responses whose account did no counted action in [responded_at, +90 days)."""
     days = int(m.param("days", 90))
     resp = in_window(
@@ -175,7 +183,7 @@ def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     per_acc = x.group_by(["account_id", "period_label", "grp"]).agg(
         nc=_.closed.sum(), y=_.gap.sum(), total=_.count()
     )
-    g = aggregate(ctx, per_acc, total=_.total.sum(), n=_.nc.sum(), x=_.y.sum(), clusters=(_.nc > 0).ifelse(1, 0).sum(),
+    g = yield request(per_acc, total=_.total.sum(), n=_.nc.sum(), x=_.y.sum(), clusters=(_.nc > 0).ifelse(1, 0).sum(),
                   yy=(_.y * _.y).sum(), yn=(_.y * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
     value, lo, hi = iv.share_clustered(g, ctx.settings.stats.confidence)
     return result(
@@ -202,21 +210,21 @@ def _asks(ctx: Context, *, surveys: bool) -> Any:
     return attach_group(ctx, asks)
 
 
-def asks_metric(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+def asks_metric(ctx: Context, m: MetricDef, basis: Basis) -> Work:
     part = m.param("part")
     if part == "per_contact":
         asks = _asks(ctx, surveys=False).filter(_.contact_id.notnull())
-        g = aggregate(ctx, asks, x=_.count(), n=_.contact_id.nunique())
+        g = yield request(asks, x=_.count(), n=_.contact_id.nunique())
         return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n)
     if part == "over_asked":
-        return _over_asked(ctx)
+        return (yield from _over_asked(ctx))
     surveys = ctx.request.include_surveys
     x = ctx.memo(f"asks_settled_{surveys}", lambda: _asks_with_outcomes(ctx, surveys=surveys))
     expired = x.expires_at.notnull() & (x.expires_at <= ctx.cutoff)
     settled = (x.settled.fill_null(0) == 1) | expired
     hit = x.accepted if part == "accepted" else x.completed
     t = x.mutate(s=settled.ifelse(1, 0), h=(settled & (hit.fill_null(0) == 1)).ifelse(1, 0))
-    g = aggregate(ctx, t, total=_.count(), n=_.s.sum(), x=_.h.sum())
+    g = yield request(t, total=_.count(), n=_.s.sum(), x=_.h.sum())
     lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), ctx.settings.stats.confidence)
     return result(g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n,
                   pending_n=g.total - g.n, ci_low=lo, ci_high=hi)  # fmt: skip
@@ -244,7 +252,7 @@ def _asks_with_outcomes(ctx: Context, *, surveys: bool) -> Any:
     return x.filter(x.latest.isnull() | (x.latest != "withdrawn"))
 
 
-def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Frame:
+def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Work:
     """Contacts for whom some window (t − 90 days, t] overlapping the period holds > cap asks.
 
     Asks a_i ≤ a_k (k = i + cap) fit one such window iff a_k − a_i < 90 days, a_i > start − 90
@@ -270,7 +278,7 @@ def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Frame:
         & (seconds(x.nxt) < seconds(cal.p_end) + span),
     )
     per_contact = hit.select("contact_id", "period_label", account_id=hit.home).distinct()
-    g = aggregate(ctx, attach_group(ctx, per_contact), x=_.count())
+    g = yield request(attach_group(ctx, per_contact), x=_.count())
     extra = [{"cap": cap, "window_days": days}] * len(g)
     return result(g, value=g.x, numerator=g.x, n=g.x, extra=extra)
 
@@ -321,10 +329,10 @@ def _order_statistics(ctx: Context, t: Any, g: Frame) -> tuple[Any, Any]:
     return merged["lo"].to_numpy(dtype="float64"), merged["hi"].to_numpy(dtype="float64")
 
 
-def rewards(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
+def rewards(ctx: Context, m: MetricDef, basis: Basis) -> Work:
     rows = attach_group(ctx, in_window(ctx, ctx.source.table("rewards"), "given_at"))
-    g = aggregate(
-        ctx, rows, n=_.count(), cost=_.value.sum(), x=(_.kind == "monetary").ifelse(1, 0).sum()
+    g = yield request(
+        rows, n=_.count(), cost=_.value.sum(), x=(_.kind == "monetary").ifelse(1, 0).sum()
     )
     if m.param("part") == "cost":
         return result(g, value=g.cost, numerator=g.cost, n=g.n)
@@ -334,7 +342,7 @@ def rewards(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
     )
 
 
-EVENT_FAMILIES = {
+EVENT_FAMILIES: dict[Family, Callable[[Context, MetricDef, Basis], Work | Frame]] = {
     Family.NEW_LOGOS: new_logos,
     Family.REFERRAL: referral_conversion,
     Family.SAY_DO: say_do,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import ibis
@@ -14,36 +15,35 @@ from advocacy.errors import UserError
 from advocacy.metrics import intervals as iv
 from advocacy.metrics.context import Context
 from advocacy.metrics.frames import f64, ratio, result
-from advocacy.metrics.grouping import aggregate, attach_group, with_totals
+from advocacy.metrics.grouping import Work, attach_group, request, with_totals
 from advocacy.metrics.rollup import action_column
 from advocacy.metrics.spec import Basis, Family, MetricDef
 
 Frame = pd.DataFrame
 
 
-def account_rate(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def account_rate(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     """Share of active accounts with ≥ 1 qualifying action (logo), or ARR-weighted (arr)."""
     act = r.filter(r.active == 1)
     hit = (act[action_column(m)] > 0).ifelse(1.0, 0.0)
-    return _weighted_share(ctx, act, hit, basis)
+    return (yield from _weighted_share(ctx, act, hit, basis))
 
 
-def coverage(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def coverage(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     act = r.filter(r.active == 1)
-    return _weighted_share(ctx, act, (act.nps_n > 0).ifelse(1.0, 0.0), basis)
+    return (yield from _weighted_share(ctx, act, (act.nps_n > 0).ifelse(1.0, 0.0), basis))
 
 
-def _weighted_share(ctx: Context, act: Any, hit: Any, basis: Basis) -> Frame:
+def _weighted_share(ctx: Context, act: Any, hit: Any, basis: Basis) -> Work:
     conf = ctx.settings.stats.confidence
     if basis is Basis.LOGO:
-        g = aggregate(ctx, act.mutate(hit=hit), n=_.count(), x=_.hit.sum())
+        g = yield request(act.mutate(hit=hit), n=_.count(), x=_.hit.sum())
         lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), conf)
         return result(
             g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
         )
     t = act.mutate(hit=hit, w=act.arr_weight)
-    g = aggregate(
-        ctx, t, excluded=(_.w <= 0).ifelse(1, 0).sum(), n=(_.w > 0).ifelse(1, 0).sum(),
+    g = yield request(t, excluded=(_.w <= 0).ifelse(1, 0).sum(), n=(_.w > 0).ifelse(1, 0).sum(),
         sx=(_.w * _.hit).sum(), sy=_.w.sum(), sxx=(_.w * _.hit * _.w * _.hit).sum(),
         syy=(_.w * _.w).sum(), sxy=(_.w * _.hit * _.w).sum(),
     )  # fmt: skip
@@ -63,27 +63,23 @@ def _survey_rows(ctx: Context, r: Any, survey: str, basis: Basis) -> Any:
     return latest.filter(latest.arr_weight > 0) if basis is Basis.ARR else latest
 
 
-def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     """100 × (P − D)/n with a cluster-robust SE over accounts (adjusted-Wald below n = 30)."""
     rows = _survey_rows(ctx, r, "nps", basis)
     if basis is Basis.RESPONSE:
         s, n = rows.nps_prom - rows.nps_det, rows.nps_n
-        g = aggregate(ctx, rows.mutate(s=s, nc=n), n=_.nc.sum(), p=_.nps_prom.sum(), d=_.nps_det.sum(),
+        g = yield request(rows.mutate(s=s, nc=n), n=_.nc.sum(), p=_.nps_prom.sum(), d=_.nps_det.sum(),
                       clusters=_.count(), ss=(_.s * _.s).sum(), sn=(_.s * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
         return _nps_result(ctx, g, basis=basis)
     s = rows.last_nps_prom - rows.last_nps_det
     w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
-    g = aggregate(ctx, rows.mutate(s=s, w=w), n=_.count(), p=_.last_nps_prom.sum(), d=_.last_nps_det.sum(),
+    g = yield request(rows.mutate(s=s, w=w), n=_.count(), p=_.last_nps_prom.sum(), d=_.last_nps_det.sum(),
                   sx=(_.w * _.s).sum(), sy=_.w.sum(), sxx=(_.w * _.s * _.w * _.s).sum(),
                   syy=(_.w * _.w).sum(), sxy=(_.w * _.s * _.w).sum())  # fmt: skip
-    population = _active_counts(ctx, r)
+    population = yield request(r.filter(r.active == 1), active_n=_.count())
     return _nps_result(
         ctx, g.merge(population, on=["period_label", "grp"], how="left"), basis=basis
     )
-
-
-def _active_counts(ctx: Context, r: Any) -> Frame:
-    return aggregate(ctx, r.filter(r.active == 1), active_n=_.count())
 
 
 def _nps_result(ctx: Context, g: Frame, *, basis: Basis) -> Frame:
@@ -109,21 +105,23 @@ def _nps_result(ctx: Context, g: Frame, *, basis: Basis) -> Frame:
 _BAND = {"promoter": "nps_prom", "detractor": "nps_det", "satisfied": "csat_sat"}
 
 
-def survey_share(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def survey_share(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     """Share of responses in a band, Wilson cluster-adjusted (response) or per account."""
     survey, band = m.param("survey"), m.param("band")
     rows = _survey_rows(ctx, r, survey, basis)
     total = f"{survey}_n"
     y = rows.nps_n - rows.nps_prom - rows.nps_det if band == "passive" else rows[_BAND[band]]
     if basis is Basis.RESPONSE:
-        g = aggregate(ctx, rows.mutate(y=y, nc=rows[total]), n=_.nc.sum(), x=_.y.sum(), clusters=_.count(),
+        g = yield request(rows.mutate(y=y, nc=rows[total]), n=_.nc.sum(), x=_.y.sum(), clusters=_.count(),
                       yy=(_.y * _.y).sum(), yn=(_.y * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
         value, lo, hi = iv.share_clustered(g, ctx.settings.stats.confidence)
         return result(g, value=value, numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi)
     last = _last_band(rows, survey, band)
     w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
-    return _weighted_share(
-        ctx, rows.mutate(arr_weight=w), last, Basis.LOGO if basis is Basis.LOGO else Basis.ARR
+    return (
+        yield from _weighted_share(
+            ctx, rows.mutate(arr_weight=w), last, Basis.LOGO if basis is Basis.LOGO else Basis.ARR
+        )
     )
 
 
@@ -135,13 +133,12 @@ def _last_band(rows: Any, survey: str, band: str) -> Any:
     return rows[f"last_nps_{'prom' if band == 'promoter' else 'det'}"].cast("float64")
 
 
-def survey_mean(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def survey_mean(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     """Mean CSAT on its native scale when the group shares one scale, else normalised 0–1."""
     if basis is not Basis.RESPONSE:
         raise UserError("csat_mean is computed on the response basis only")
     rows = r.filter(r.csat_n > 0)
-    g = aggregate(
-        ctx, rows, n=_.csat_n.sum(), clusters=_.count(), s_native=_.csat_score.sum(),
+    g = yield request(rows, n=_.csat_n.sum(), clusters=_.count(), s_native=_.csat_score.sum(),
         q_native=(_.csat_score * _.csat_score).sum(), sn_native=(_.csat_score * _.csat_n).sum(),
         s_norm=_.csat_norm.sum(), q_norm=(_.csat_norm * _.csat_norm).sum(),
         sn_norm=(_.csat_norm * _.csat_n).sum(), nn=(_.csat_n * _.csat_n).sum(),
@@ -160,44 +157,44 @@ def survey_mean(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
     )
 
 
-def event_count(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def event_count(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     col = action_column(m)
     rows = r.filter((r.active == 1) | (r[col] > 0))
-    g = aggregate(ctx, rows, x=_[col].sum())
+    g = yield request(rows, x=_[col].sum())
     lo, hi = iv.poisson_exact(f64(g, "x"), ctx.settings.stats.confidence)
     return result(g, value=g.x, numerator=g.x, n=g.x, ci_low=lo, ci_high=hi)
 
 
-def review_rating(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def review_rating(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     rows = r.filter(r.rating_n > 0)
-    g = aggregate(ctx, rows, n=_.rating_n.sum(), s=_.rating_sum.sum(), q=_.rating_sq.sum())
+    g = yield request(rows, n=_.rating_n.sum(), s=_.rating_sum.sum(), q=_.rating_sq.sum())
     value, lo, hi = iv.mean_t(f64(g, "s"), f64(g, "q"), f64(g, "n"), ctx.settings.stats.confidence)
     return result(g, value=value, numerator=g.s, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi)
 
 
-def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     """GRR, NRR, logo retention over the starting base (MRR_start > 0); delta / Wilson."""
     base = r.filter(r.mrr_start > 0)
     part = m.param("part")
     conf = ctx.settings.stats.confidence
     if part == "logo":
-        g = aggregate(
-            ctx, base.mutate(kept=(base.mrr_end > 0).ifelse(1, 0)), n=_.count(), x=_.kept.sum()
+        g = yield request(
+            base.mutate(kept=(base.mrr_end > 0).ifelse(1, 0)), n=_.count(), x=_.kept.sum()
         )
-        g = _add_dated_retention(ctx, g)
+        g = yield from _add_dated_retention(ctx, g)
         lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), conf)
         return result(
             g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
         )
     x = ibis.least(base.mrr_end, base.mrr_start) if part == "grr" else base.mrr_end
     t = base.mutate(x=x.cast("float64"), y=base.mrr_start.cast("float64"))
-    g = aggregate(ctx, t, n=_.count(), sx=_.x.sum(), sy=_.y.sum(), sxx=(_.x * _.x).sum(),
+    g = yield request(t, n=_.count(), sx=_.x.sum(), sy=_.y.sum(), sxx=(_.x * _.x).sum(),
                   syy=(_.y * _.y).sum(), sxy=(_.x * _.y).sum())  # fmt: skip
     value, lo, hi = iv.delta_ratio(g, conf)
     return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi)
 
 
-def _add_dated_retention(ctx: Context, g: Frame) -> Frame:
+def _add_dated_retention(ctx: Context, g: Frame) -> Work:
     """Accounts with no revenue rows at all follow the date rule (DESIGN §5 logo_retention)."""
     billed = ctx.revenue.select("account_id").distinct()
     dated = ctx.accounts.select("account_id", "created_at", "churned_at").anti_join(
@@ -211,12 +208,12 @@ def _add_dated_retention(ctx: Context, g: Frame) -> Frame:
     base = base.mutate(
         kept=(base.churned_at.isnull() | (base.churned_at >= base.w_end)).ifelse(1, 0)
     )
-    d = aggregate(ctx, attach_group(ctx, base), n=_.count(), x=_.kept.sum())
+    d = yield request(attach_group(ctx, base), n=_.count(), x=_.kept.sum())
     merged = pd.concat([g, d]).groupby(["period_label", "grp"], as_index=False)[["n", "x"]].sum()
     return merged
 
 
-def mrr_bridge(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
+def mrr_bridge(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     s, e = r.mrr_start, r.mrr_end
     t = r.filter((s > 0) | (e > 0)).mutate(
         new=((s == 0) & (e > 0) & (r.paid_before == 0)).ifelse(e, 0.0),
@@ -226,8 +223,7 @@ def mrr_bridge(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
         churn=((s > 0) & (e == 0)).ifelse(s, 0.0),
     )
     parts = ["new", "reactivation", "expansion", "contraction", "churn"]
-    g = aggregate(
-        ctx,
+    g = yield request(
         t,
         n=_.count(),
         start=_.mrr_start.sum(),
@@ -278,7 +274,7 @@ def concentration(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
     )
 
 
-ROLLUP_FAMILIES = {
+ROLLUP_FAMILIES: dict[Family, Callable[[Context, Any, MetricDef, Basis], Work | Frame]] = {
     Family.ACCOUNT_RATE: account_rate,
     Family.COVERAGE: coverage,
     Family.NPS: nps,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -12,6 +14,117 @@ from advocacy.metrics.context import ALL, Context
 GROUP_KEYS = ["period_label", "grp"]
 #: Aggregates whose total over all groups follows from the groups' own values.
 _FROM_GROUPS = {"Sum": "sum", "CountStar": "sum", "Count": "sum", "Min": "min", "Max": "max"}
+
+
+@dataclass(frozen=True)
+class Agg:
+    """A GROUP BY period and group (totals included) that a metric's computation asks for.
+
+    Families are generators that yield these and receive the aggregated frame back
+    (`g = yield Agg(table, {...})`), so the engine can answer the requests of every metric of
+    a request in one query (`run_all`), or one at a time where it must (`run`).
+    """
+
+    table: Any
+    aggs: dict[str, Any]
+
+
+def request(table: Any, **aggs: Any) -> Agg:
+    """`g = yield request(table, n=_.count(), ...)` in a family: `aggregate`, deferred."""
+    return Agg(table, aggs)
+
+
+#: A metric's computation: yields aggregation requests, returns its result frame.
+Work = Generator[Agg, pd.DataFrame, pd.DataFrame]
+
+
+def run(ctx: Context, work: Work | pd.DataFrame) -> pd.DataFrame:
+    """Drive one computation, each request its own query (what `--ci bootstrap` replays)."""
+    if isinstance(work, pd.DataFrame):
+        return work
+    try:
+        request = next(work)
+        while True:
+            request = work.send(aggregate(ctx, request.table, **request.aggs))
+    except StopIteration as stop:
+        frame: pd.DataFrame = stop.value
+        return frame
+
+
+def run_all(ctx: Context, works: list[Work | pd.DataFrame]) -> list[pd.DataFrame]:
+    """Drive many computations in lockstep: each round's requests become one query."""
+    done: dict[int, pd.DataFrame] = {}
+    waiting: dict[int, tuple[Work, Agg]] = {}
+
+    def step(i: int, work: Work, answer: pd.DataFrame | None) -> None:
+        try:
+            request = next(work) if answer is None else work.send(answer)
+        except StopIteration as stop:
+            done[i] = stop.value
+        else:
+            waiting[i] = (work, request)
+
+    for i, work in enumerate(works):
+        if isinstance(work, pd.DataFrame):
+            done[i] = work
+        else:
+            step(i, work, None)
+    while waiting:
+        batch = list(waiting.items())
+        waiting.clear()
+        answers = aggregate_many(ctx, [request for _, (_, request) in batch])
+        for (i, (work, _)), answer in zip(batch, answers, strict=True):
+            step(i, work, answer)
+    return [done[i] for i in range(len(works))]
+
+
+def aggregate_many(ctx: Context, requests: list[Agg]) -> list[pd.DataFrame]:
+    """`aggregate` for many requests, as one UNION ALL query where their results allow.
+
+    Each branch is one request's GROUP BY with its values cast to float64 into shared column
+    names and a tag; totals follow from the groups in pandas, as in `aggregate`. Requests
+    whose totals don't follow from their groups, or with non-numeric results, run alone.
+    """
+    out: dict[int, pd.DataFrame] = {}
+    plans: list[tuple[int, list[str], dict[str, str]]] = []
+    for i, request in enumerate(requests):
+        plan = _batch_plan(ctx, request)
+        if plan is None:
+            out[i] = aggregate(ctx, request.table, **request.aggs)
+        else:
+            plans.append((i, *plan))
+    if len(plans) == 1:
+        i = plans[0][0]
+        out[i] = aggregate(ctx, requests[i].table, **requests[i].aggs)
+    elif plans:
+        width = max(len(names) for _, names, _ in plans)
+        branches = []
+        for i, names, _ in plans:
+            grouped = requests[i].table.group_by(GROUP_KEYS).agg(**requests[i].aggs)
+            values = {f"_v{k}": grouped[name].cast("float64") for k, name in enumerate(names)}
+            values |= {f"_v{k}": ibis.null("float64") for k in range(len(names), width)}
+            branches.append(grouped.select(*GROUP_KEYS, _tag=ibis.literal(i, "int64"), **values))
+        frame = ibis.union(*branches, distinct=False).to_pandas()
+        for i, names, combine in plans:
+            part = frame.loc[
+                frame["_tag"] == i, [*GROUP_KEYS, *(f"_v{k}" for k in range(len(names)))]
+            ]
+            part = part.set_axis([*GROUP_KEYS, *names], axis=1).reset_index(drop=True)
+            out[i] = _with_group_totals(part, combine) if ctx.request.by is not None else part
+    return [out[i] for i in range(len(requests))]
+
+
+def _batch_plan(ctx: Context, request: Agg) -> tuple[list[str], dict[str, str]] | None:
+    """(result names, how totals combine) if the request can join a batch, else None."""
+    if ctx.replay is not None:
+        return None
+    bound = request.table.bind(**request.aggs)
+    if not all(e.type().is_numeric() or e.type().is_boolean() for e in bound):
+        return None
+    combine = _combinable(request.table, request.aggs) if ctx.request.by is not None else {}
+    if combine is None:
+        return None
+    return [e.get_name() for e in bound], combine
 
 
 def with_totals(ctx: Context, table: Any) -> Any:
@@ -52,6 +165,11 @@ def _grouped_with_totals(ctx: Context, table: Any, aggs: dict[str, Any]) -> pd.D
         out: pd.DataFrame = with_totals(ctx, table).group_by(GROUP_KEYS).agg(**aggs).to_pandas()
         return out
     groups: pd.DataFrame = table.group_by(GROUP_KEYS).agg(**aggs).to_pandas()
+    return _with_group_totals(groups, combine)
+
+
+def _with_group_totals(groups: pd.DataFrame, combine: dict[str, str]) -> pd.DataFrame:
+    """The group rows and, per period, the total row computed from them."""
     by_period = groups.groupby("period_label", sort=False)
     totals = pd.DataFrame(
         {
