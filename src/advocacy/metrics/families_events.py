@@ -249,7 +249,11 @@ def _asks_with_outcomes(ctx: Context, *, surveys: bool) -> Any:
     )
     j = asks.left_join(latest, asks.ask_id == latest.l_ask)
     x = j.left_join(flags, j.ask_id == flags.f_ask)
-    return x.filter(x.latest.isnull() | (x.latest != "withdrawn"))
+    x = x.filter(x.latest.isnull() | (x.latest != "withdrawn"))
+    # Only what the ask metrics read: the materialised table stays narrow.
+    return x.select(
+        "account_id", "period_label", "grp", "expires_at", "settled", "accepted", "completed"
+    )
 
 
 def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Work:
@@ -283,17 +287,24 @@ def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Work:
     return result(g, value=g.x, numerator=g.x, n=g.x, extra=extra)
 
 
-def ticket_median(ctx: Context, m: MetricDef, basis: Basis) -> Frame:
-    """Median hours (epoch-second differences) with a distribution-free interval."""
+def ticket_median(ctx: Context, m: MetricDef, basis: Basis) -> Work:
+    """Median hours (epoch-second differences) with a distribution-free interval.
+
+    The counts join the request's batched round; then one ranking pass picks, per group, the
+    middle order statistics (the median, the mean of the two middle ones for an even count)
+    and the interval's (the ranks from `intervals.median_ranks`).
+    """
     column = m.param("column")
     tickets = ctx.memo("tickets", lambda: _tickets(ctx))
     done = tickets[column].notnull() & (tickets[column] < ctx.cutoff)
     hours = (seconds(tickets[column]) - seconds(tickets.opened_at)) / 3600.0
-    t = with_totals(ctx, tickets.mutate(h=done.ifelse(hours, ibis.null("float64"))))
-    g = t.group_by(GROUP_KEYS).agg(n=t.h.count(), total=t.count(), value=t.h.median()).to_pandas()
-    lo, hi = _order_statistics(ctx, t, g)
+    t = tickets.mutate(h=done.ifelse(hours, ibis.null("float64")))
+    g = yield request(t, n=_.h.count(), total=_.count())
+    picked = _order_statistics(ctx, with_totals(ctx, t), g)
     extra = [{"open_n": int(a - b)} for a, b in zip(g.total, g.n, strict=True)]
-    return result(g, value=g.value, n=g.n, ci_low=lo, ci_high=hi, extra=extra)
+    return result(
+        g, value=picked["value"], n=g.n, ci_low=picked["lo"], ci_high=picked["hi"], extra=extra
+    )
 
 
 def _tickets(ctx: Context) -> Any:
@@ -305,28 +316,37 @@ def _tickets(ctx: Context) -> Any:
     return attach_group(ctx, tickets)
 
 
-def _order_statistics(ctx: Context, t: Any, g: Frame) -> tuple[Any, Any]:
-    ranks = iv.median_ranks(f64(g, "n"), ctx.settings.stats.confidence)
-    want = pd.DataFrame(
-        {"period_label": g.period_label, "grp": g.grp, "l": ranks[0], "u": ranks[1]}
-    ).dropna()
+def _order_statistics(ctx: Context, t: Any, g: Frame) -> Frame:
+    """(value, lo, hi) per row of g: the median and the interval's order statistics of `h`."""
+    n = f64(g, "n")
+    ranks = iv.median_ranks(n, ctx.settings.stats.confidence)
+    want = pd.DataFrame({
+        "period_label": g.period_label, "grp": g.grp, "l": ranks[0], "u": ranks[1],
+        "m1": np.floor((n + 1) / 2), "m2": np.floor(n / 2) + 1,
+    })  # fmt: skip
+    want = want[n > 0]
+    out = g[GROUP_KEYS].copy()
     if want.empty:
-        return np.full(len(g), np.nan), np.full(len(g), np.nan)
+        return out.assign(value=np.nan, lo=np.nan, hi=np.nan)
+    # Ranks are whole numbers; -1 marks a rank the level doesn't reach (small n).
+    sel = ibis.memtable(want.fillna(-1).astype(dict.fromkeys(("l", "u", "m1", "m2"), "int64")))
     valued = t.filter(t.h.notnull())
     rank = ibis.row_number().over(group_by=[valued.period_label, valued.grp], order_by=valued.h) + 1
-    ranked = valued.mutate(rk=rank)
-    sel = ibis.memtable(want.astype({"l": "int64", "u": "int64"}))
-    hit = ranked.join(sel, ["period_label", "grp"]).filter((_.rk == _.l) | (_.rk == _.u))
+    hit = valued.mutate(rk=rank).join(sel, GROUP_KEYS)
+    hit = hit.filter(hit.rk.isin([hit.l, hit.u, hit.m1, hit.m2]))
     picked = (
         hit.group_by(GROUP_KEYS)
         .agg(
             lo=(hit.rk == hit.l).ifelse(hit.h, None).max(),
             hi=(hit.rk == hit.u).ifelse(hit.h, None).max(),
+            v1=(hit.rk == hit.m1).ifelse(hit.h, None).max(),
+            v2=(hit.rk == hit.m2).ifelse(hit.h, None).max(),
         )
         .to_pandas()
     )
-    merged = g[GROUP_KEYS].merge(picked, on=GROUP_KEYS, how="left")
-    return merged["lo"].to_numpy(dtype="float64"), merged["hi"].to_numpy(dtype="float64")
+    merged = out.merge(picked, on=GROUP_KEYS, how="left")
+    merged["value"] = (f64(merged, "v1") + f64(merged, "v2")) / 2
+    return merged[[*GROUP_KEYS, "value", "lo", "hi"]]
 
 
 def rewards(ctx: Context, m: MetricDef, basis: Basis) -> Work:

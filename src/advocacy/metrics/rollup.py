@@ -77,16 +77,14 @@ def survey_parts(ctx: Context, metrics: list[MetricDef]) -> set[str]:
     account's latest response, for the logo and arr bases: a window over the responses)."""
     parts: set[str] = set()
     for m in metrics:
-        if m.family in (Family.NPS, Family.COVERAGE):
+        if m.family is Family.COVERAGE:
             parts.add("nps")
-        elif m.family is Family.SURVEY_SHARE:
-            parts.add(str(m.param("survey")))
         elif m.family is Family.SURVEY_MEAN:
             parts.add("csat_mean")
-        else:
-            continue
-        if (ctx.request.basis or m.default_basis).value != "response":
-            parts.add("latest")
+        elif m.family in (Family.NPS, Family.SURVEY_SHARE):
+            parts.add("nps" if m.family is Family.NPS else str(m.param("survey")))
+            if (ctx.request.basis or m.default_basis).value != "response":
+                parts.add("latest")
     return parts
 
 
@@ -139,25 +137,32 @@ def revenue_months(ctx: Context) -> Any:
 
 
 def _revenue_agg(ctx: Context) -> Any:
-    """Per account and period: MRR of the start and end months, the ARR weight, paid before."""
+    """Per account and period: MRR of the start and end months, the ARR weight, paid before.
+
+    The first paying month's MRR and the first paid month are key lookups on the aggregated
+    rows, not a window over every revenue row (a window cost 5× the rest at scale 10).
+    """
     rev = revenue_months(ctx)
     cal = ctx.cal
-    first_paid = rev.filter(rev.mrr > 0).group_by("account_id").agg(first_paid=_.month.min())
     joined = rev.join(cal, (rev.month >= cal.start_month) & (rev.month < cal.w_end_date))
-    joined = drop_right(joined.left_join(first_paid, "account_id"))
-    in_win = joined.month >= joined.w_start_date
-    paying_in = in_win & (joined.mrr > 0)
-    first_in = ibis.row_number().over(
-        group_by=[joined.account_id, joined.period_label],
-        order_by=[(~paying_in).ifelse(1, 0), joined.month],
+    paying_in = (joined.month >= joined.w_start_date) & (joined.mrr > 0)
+    per = joined.group_by(KEYS).agg(
+        mrr_start=(joined.month == joined.start_month).ifelse(joined.mrr, 0.0).sum(),
+        mrr_end=(joined.month == joined.end_month).ifelse(joined.mrr, 0.0).sum(),
+        first_in=joined.month.min(where=paying_in),
+        start_month=joined.start_month.min(),
     )
-    j = joined.mutate(first_in=((first_in == 0) & paying_in).ifelse(1, 0))
-    return j.group_by(KEYS).agg(
-        mrr_start=(j.month == j.start_month).ifelse(j.mrr, 0.0).sum(),
-        mrr_end=(j.month == j.end_month).ifelse(j.mrr, 0.0).sum(),
-        first_in_mrr=(j.first_in == 1).ifelse(j.mrr, 0.0).sum(),
-        paid_before=(j.first_paid < j.start_month).ifelse(1, 0).max(),
-    )  # fmt: skip
+    mrr = rev.select(l_account=rev.account_id, l_month=rev.month, l_mrr=rev.mrr)
+    per = per.left_join(mrr, (per.account_id == mrr.l_account) & (per.first_in == mrr.l_month))
+    first_paid = rev.filter(rev.mrr > 0).group_by("account_id").agg(first_paid=_.month.min())
+    per = drop_right(per.left_join(first_paid, "account_id"))
+    return per.select(
+        *KEYS,
+        "mrr_start",
+        "mrr_end",
+        first_in_mrr=per.l_mrr.fill_null(0.0),
+        paid_before=(per.first_paid < per.start_month).ifelse(1, 0),
+    )
 
 
 def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
