@@ -270,8 +270,9 @@ def build_context(source: Source, settings: Settings, request: MetricRequest) ->
             f"range snapped to {request.grain.value} boundaries: [{periods[0].start_date}, {periods[-1].end_date})"
         )
     return Context(
-        source, settings, request, periods, as_of, end_of_day(as_of, settings.calendar), notes
-    )
+        source.for_request(), settings, request, periods, as_of,
+        end_of_day(as_of, settings.calendar), notes,
+    )  # fmt: skip
 
 
 def latest_data_date(source: Source, settings: Settings) -> date:

@@ -23,8 +23,22 @@ class Source:
 
     con: Any
     tables: dict[str, TableMap] = field(default_factory=dict)
+    #: Table expressions already looked up (each lookup asks the backend for the schema);
+    #: only on the copy one request uses (`for_request`), so a long-lived source sees new
+    #: columns after an import.
+    seen: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def for_request(self) -> Source:
+        return Source(self.con, self.tables, {})
 
     def table(self, name: str) -> Any:
+        if self.seen is None:
+            return self._lookup(name)
+        if name not in self.seen:
+            self.seen[name] = self._lookup(name)
+        return self.seen[name]
+
+    def _lookup(self, name: str) -> Any:
         mapped = self.tables.get(name)
         physical = mapped.table if mapped else name
         try:
