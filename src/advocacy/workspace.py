@@ -59,6 +59,17 @@ class Workspace:
         extra = custom_metrics(self.settings.custom_metrics)
         return query(self.source(), self.settings, request, extra=extra)
 
+    def explain_metrics(self, metrics: str | Sequence[str], **options: Any) -> str:
+        """The SQL of the rollup those metrics share (options as for `metrics`)."""
+        from advocacy.metrics.custom import custom_metrics
+        from advocacy.metrics.engine import explain
+        from advocacy.metrics.spec import MetricRequest
+
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        request = MetricRequest.create(names, **options)
+        extra = custom_metrics(self.settings.custom_metrics)
+        return explain(self.source(), self.settings, request, extra=extra)
+
     def source(self) -> Any:
         """Where metrics read: a `[source]` warehouse of advocacy.toml, else the store."""
         if self._source is None:

@@ -106,17 +106,25 @@ def metrics_cmd(
         str | None, typer.Option(help="previous (period before) or rest (other groups)")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table, json or csv")] = Format.TABLE,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="print the SQL of the shared rollup, compute nothing")
+    ] = False,
 ) -> None:
     """Compute metrics by period (and dimension) with intervals."""
     if list_:
         _list(fmt, ctx.obj.workspace)
         return
+    options: dict[str, Any] = {
+        "by": by, "period": period, "start": start, "end": end, "window": window,
+        "basis": basis, "as_of": as_of, "filters": _filters(filters or []),
+        "segment_as_of": segment_as_of, "include_surveys": include_surveys, "ci": ci,
+        "compare": compare,
+    }  # fmt: skip
     with ctx.obj.open() as ws:
-        rows = ws.metrics(
-            list(names or HEADLINE), by=by, period=period, start=start, end=end, window=window,
-            basis=basis, as_of=as_of, filters=_filters(filters or []),
-            segment_as_of=segment_as_of, include_surveys=include_surveys, ci=ci, compare=compare,
-        )  # fmt: skip
+        if explain:
+            print(ws.explain_metrics(list(names or HEADLINE), **options))
+            return
+        rows = ws.metrics(list(names or HEADLINE), **options)
     if fmt is not Format.TABLE:
         emit(rows, fmt)
         return

@@ -208,8 +208,18 @@ def query(
     return result
 
 
-def explain(source: Source, settings: Settings, request: MetricRequest) -> str:
+def explain(
+    source: Source,
+    settings: Settings,
+    request: MetricRequest,
+    *,
+    extra: dict[str, MetricDef] | None = None,
+) -> str:
     """The SQL of the request's shared rollup (the scan every metric then aggregates)."""
-    metrics = [get_metric(name) for name in request.metrics]
+    metrics = [get_metric(name, extra) for name in request.metrics]
     ctx = build_context(source, settings, request)
-    return str(ibis.to_sql(build_rollup(ctx, metrics)))
+    rollup_metrics = [m for m in metrics if m.family in ROLLUP_FAMILIES]
+    try:
+        return str(ibis.to_sql(build_rollup(ctx, rollup_metrics or metrics)))
+    finally:
+        ctx.release()
