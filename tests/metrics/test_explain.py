@@ -10,14 +10,15 @@ from tests.metrics.helpers import Company
 
 def test_the_rollup_reads_only_what_its_metrics_need(company: Company) -> None:
     sql = company.ws.explain_metrics(["nps", "reviews"], by="segment")
-    assert "survey_responses" in sql and "advocacy_actions" in sql
-    assert "nps_prom" in sql and "m_reviews" in sql
+    for read in ("survey_responses", "advocacy_actions", "nps_prom", "m_reviews"):
+        assert read in sql
     # Neither the CSAT mean's sums nor each account's latest response (a window) are read.
-    assert "csat_norm" not in sql and "ROW_NUMBER" not in sql.upper()
-    assert "tickets" not in sql
+    for unread in ("csat_norm", "ROW_NUMBER", "tickets"):
+        assert unread not in sql
 
     logo = company.ws.explain_metrics(["nps"], basis="logo")
-    assert "last_nps_prom" in logo and "ROW_NUMBER" in logo.upper()
+    assert "last_nps_prom" in logo
+    assert "ROW_NUMBER" in logo
 
 
 def test_cli_prints_the_sql_and_computes_nothing(company: Company) -> None:
