@@ -26,6 +26,8 @@ from advocacy.metrics.source import Source
 from advocacy.metrics.spec import MetricRequest, Window
 
 NONE_GROUP = "(none)"
+#: Columns of an ask that ask metrics may be grouped by (DESIGN §5).
+ASK_DIMENSIONS = ("ask_type", "trigger", "channel", "owner")
 ALL = "__all__"
 _BEGINNING = datetime(1900, 1, 1)
 
@@ -187,6 +189,11 @@ def dimension_groups(ctx: Context) -> Any:
         cohorts = cohort_labels(ctx)
         joined = base.left_join(cohorts, "account_id")
         return joined.select("account_id", "period_label", grp=_.cohort.fill_null(NONE_GROUP))
+    if by not in accounts.columns and by in ASK_DIMENSIONS:
+        raise UserError(
+            f"--by {by} is a column of asks: it groups only ask_acceptance_rate, "
+            "ask_completion_rate and asks_per_advocate; ask for those alone"
+        )
     if by not in accounts.columns:
         dims = sorted(
             c

@@ -11,7 +11,7 @@ import pandas as pd
 from ibis import _
 
 from advocacy.metrics import intervals as iv
-from advocacy.metrics.context import Context
+from advocacy.metrics.context import ASK_DIMENSIONS, Context
 from advocacy.metrics.frames import f64, ratio, result
 from advocacy.metrics.grouping import (
     GROUP_KEYS,
@@ -196,9 +196,6 @@ def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Work:
         ci_low=lo,
         ci_high=hi,
     )
-
-
-ASK_DIMENSIONS = ("ask_type", "trigger", "channel", "owner")
 
 
 def _asks(ctx: Context, *, surveys: bool) -> Any:
