@@ -42,13 +42,14 @@ def run(ctx: Context, work: Work | pd.DataFrame) -> pd.DataFrame:
     """Drive one computation, each request its own query (what `--ci bootstrap` replays)."""
     if isinstance(work, pd.DataFrame):
         return work
-    try:
-        request = next(work)
-        while True:
-            request = work.send(aggregate(ctx, request.table, **request.aggs))
-    except StopIteration as stop:
-        frame: pd.DataFrame = stop.value
-        return frame
+    answer: pd.DataFrame | None = None
+    while True:
+        try:
+            request = next(work) if answer is None else work.send(answer)
+        except StopIteration as stop:
+            frame: pd.DataFrame = stop.value
+            return frame
+        answer = aggregate(ctx, request.table, **request.aggs)
 
 
 def run_all(ctx: Context, works: list[Work | pd.DataFrame]) -> list[pd.DataFrame]:
@@ -83,7 +84,8 @@ def aggregate_many(ctx: Context, requests: list[Agg]) -> list[pd.DataFrame]:
 
     Each branch is one request's GROUP BY with its values cast to float64 into shared column
     names and a tag; totals follow from the groups in pandas, as in `aggregate`. Requests
-    whose totals don't follow from their groups, or with non-numeric results, run alone.
+    whose totals don't follow from their groups, or with non-numeric results (a boolean does not
+    cast to float on PostgreSQL), run alone.
     """
     out: dict[int, pd.DataFrame] = {}
     plans: list[tuple[int, list[str], dict[str, str]]] = []
@@ -119,7 +121,7 @@ def _batch_plan(ctx: Context, request: Agg) -> tuple[list[str], dict[str, str]] 
     if ctx.replay is not None:
         return None
     bound = request.table.bind(**request.aggs)
-    if not all(e.type().is_numeric() or e.type().is_boolean() for e in bound):
+    if not all(e.type().is_numeric() for e in bound):
         return None
     combine = _combinable(request.table, request.aggs) if ctx.request.by is not None else {}
     if combine is None:

@@ -48,7 +48,13 @@ class Source:
         if mapped and mapped.columns:
             expr = expr.rename(dict(mapped.columns))
         wanted = [c for c in TABLES[name].names if c in expr.columns] if name in TABLES else []
-        return expr if name == "accounts" or not wanted else expr.select(*wanted)
+        expr = expr if name == "accounts" or not wanted else expr.select(*wanted)
+        if self.tables and name == "revenue":
+            # A warehouse table may hold several rows per account and month (one per
+            # subscription line); the store's import keeps that key unique. Metrics read the
+            # month's MRR as their sum.
+            expr = expr.group_by(["account_id", "month"]).agg(mrr=expr.mrr.sum())
+        return expr
 
     def has(self, name: str) -> bool:
         mapped = self.tables.get(name)
