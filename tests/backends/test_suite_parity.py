@@ -34,8 +34,12 @@ def _request(company: GeneratedCompany, names: list[str]) -> MetricRequest:
     )
 
 
+TOGETHER = "(the whole catalogue in one request)"
+
+
 def run_catalogue(source: Source, company: GeneratedCompany, skip: set[str]) -> dict[str, Outcome]:
-    """All metrics in one request (shared rollup, as users run it); one by one if that fails.
+    """All metrics in one request (shared rollup, batched aggregations, as users run it); one by
+    one if that fails, to say which, with the failure of the whole kept under TOGETHER.
 
     Metrics in `skip` (known to raise on this engine) run alone, so they cannot hide the others.
     """
@@ -44,7 +48,8 @@ def run_catalogue(source: Source, company: GeneratedCompany, skip: set[str]) -> 
     try:
         rows = query(source, Settings(), _request(company, together))
         out = {m: rows[rows.metric == m] for m in together}
-    except Exception:
+    except Exception as exc:
+        out[TOGETHER] = exc
         skip = set(METRICS)
     for metric in sorted(skip):
         try:
@@ -68,6 +73,14 @@ def catalogue(backend: EngineConfig, company: GeneratedCompany) -> dict[str, Out
         if key.startswith("suite:") and gap.raises is not RowMismatch
     }
     return run_catalogue(source, company, raising)
+
+
+def test_the_whole_catalogue_runs_as_one_request(catalogue: dict[str, Outcome]) -> None:
+    """Batching every metric's aggregations into one query must work on each engine; the
+    metrics one by one passing would not show that."""
+    failure = catalogue.get(TOGETHER)
+    if isinstance(failure, Exception):
+        raise failure
 
 
 @pytest.mark.parametrize("metric", METRICS)
