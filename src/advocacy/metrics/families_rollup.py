@@ -76,7 +76,7 @@ def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     g = yield request(rows.mutate(s=s, w=w), n=_.count(), p=_.last_nps_prom.sum(), d=_.last_nps_det.sum(),
                   sx=(_.w * _.s).sum(), sy=_.w.sum(), sxx=(_.w * _.s * _.w * _.s).sum(),
                   syy=(_.w * _.w).sum(), sxy=(_.w * _.s * _.w).sum())  # fmt: skip
-    population = yield request(r.filter(r.active == 1), active_n=_.count())
+    population = yield from ctx.population_work(r)
     return _nps_result(
         ctx, g.merge(population, on=["period_label", "grp"], how="left"), basis=basis
     )
