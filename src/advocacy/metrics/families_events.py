@@ -230,7 +230,10 @@ def asks_metric(ctx: Context, m: MetricDef, basis: Basis) -> Work:
 def _asks_with_outcomes(ctx: Context, *, surveys: bool) -> Any:
     """Asks of the period windows with their latest outcome and settled/accepted flags."""
     asks = _asks(ctx, surveys=surveys)
+    # Only the outcomes of these asks are ranked: the request's windows hold a few of them.
     out = ctx.source.table("ask_outcomes").filter(_.at < ctx.cutoff)
+    ids = asks.select(o_ask=asks.ask_id)
+    out = out.semi_join(ids, out.ask_id == ids.o_ask)
     rank = ibis.row_number().over(
         group_by=out.ask_id, order_by=[ibis.desc(out.at), ibis.desc(out.seq)]
     )

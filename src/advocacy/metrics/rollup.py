@@ -12,7 +12,7 @@ import ibis
 from ibis import _
 
 from advocacy.metrics.context import Context
-from advocacy.metrics.grouping import drop_right
+from advocacy.metrics.grouping import attach_group, drop_right
 from advocacy.metrics.spec import Family, MetricDef
 
 KEYS = ["account_id", "period_label"]
@@ -31,10 +31,16 @@ def counted(actions: Any) -> Any:
     )
 
 
-def in_window(ctx: Context, table: Any, column: str) -> Any:
-    """Rows of known accounts whose `column` falls in a period's window (and before as_of)."""
-    known = table.semi_join(ctx.accounts.select("account_id"), "account_id")
+def in_window(ctx: Context, table: Any, column: str, *, known_only: bool = True) -> Any:
+    """Rows of known accounts whose `column` falls in a period's window (and before as_of).
+
+    `known_only=False` keeps every account's rows, for parts whose rows meet the known
+    accounts later anyway (the rollup's, in `attach_group`): a semi join less.
+    """
     cal = ctx.cal
+    if not known_only:
+        return table.join(cal, (table[column] >= cal.w_start) & (table[column] < cal.w_end))
+    known = table.semi_join(ctx.accounts.select("account_id"), "account_id")
     return known.join(cal, (known[column] >= cal.w_start) & (known[column] < cal.w_end))
 
 
@@ -43,20 +49,22 @@ def action_column(metric: MetricDef) -> str:
 
 
 def _action_agg(ctx: Context, metrics: list[MetricDef], families: set[Family]) -> Any:
-    acts = in_window(ctx, ctx.source.table("advocacy_actions"), "occurred_at")
+    acts = in_window(ctx, ctx.source.table("advocacy_actions"), "occurred_at", known_only=False)
     is_counted = counted(acts)
+    # Counts are COUNT(*) FILTER, not SUM(CASE …): a BIGINT, where DuckDB's SUM of integers
+    # is a 128-bit HUGEINT, slower to aggregate and to materialise in the rollup.
     aggs: dict[str, Any] = {}
     if Family.CONCENTRATION in families:
-        aggs["counted"] = is_counted.ifelse(1, 0).sum()
+        aggs["counted"] = acts.count(where=is_counted)
     for m in metrics:
         types = m.param("action_types")
         hit = is_counted if m.param("counted", True) else ibis.literal(True)
         if types:
             hit = hit & acts.action_type.isin(list(types))
-        aggs[action_column(m)] = hit.ifelse(1, 0).sum()
+        aggs[action_column(m)] = acts.count(where=hit)
     if Family.EVENT_MEAN in families:
         review = (acts.action_type == "review") & acts.rating.notnull()
-        aggs["rating_n"] = review.ifelse(1, 0).sum()
+        aggs["rating_n"] = acts.count(where=review)
         aggs["rating_sum"] = review.ifelse(acts.rating, 0.0).sum()
         aggs["rating_sq"] = review.ifelse(acts.rating * acts.rating, 0.0).sum()
     return acts.group_by(KEYS).agg(**aggs)
@@ -89,17 +97,13 @@ def survey_parts(ctx: Context, metrics: list[MetricDef]) -> set[str]:
 
 
 def _survey_agg(ctx: Context, parts: set[str]) -> Any:
-    r = in_window(ctx, ctx.source.table("survey_responses"), "responded_at")
-    nps = r.survey == "nps"
-    csat = r.survey == "csat"
+    r = in_window(ctx, ctx.source.table("survey_responses"), "responded_at", known_only=False)
     s = r.mutate(
-        is_nps=nps.ifelse(1, 0),
-        prom=(nps & (r.score >= 9)).ifelse(1, 0),
-        det=(nps & (r.score <= 6)).ifelse(1, 0),
-        is_csat=csat.ifelse(1, 0),
-        sat=(csat & satisfied(ctx, r)).ifelse(1, 0),
-        c_score=csat.ifelse(r.score, 0.0),
-        c_norm=csat.ifelse((r.score - r.scale_min) / (r.scale_max - r.scale_min).nullif(0), 0.0),
+        is_nps=r.survey == "nps",
+        is_csat=r.survey == "csat",
+        prom=(r.survey == "nps") & (r.score >= 9),
+        det=(r.survey == "nps") & (r.score <= 6),
+        sat=(r.survey == "csat") & satisfied(ctx, r),
     )
     latest = "latest" in parts
     if latest:
@@ -107,26 +111,31 @@ def _survey_agg(ctx: Context, parts: set[str]) -> Any:
             group_by=[s.account_id, s.period_label, s.survey],
             order_by=[ibis.desc(s.responded_at), ibis.desc(s.response_id)],
         )
-        s = s.mutate(latest=(rank == 0).ifelse(1, 0))
+        s = s.mutate(latest=rank == 0)
     aggs: dict[str, Any] = {}
     if "nps" in parts:
-        aggs.update(nps_n=s.is_nps.sum(), nps_prom=s.prom.sum(), nps_det=s.det.sum())
+        aggs.update(nps_n=s.count(where=s.is_nps), nps_prom=s.count(where=s.prom),
+                    nps_det=s.count(where=s.det))  # fmt: skip
         if latest:
-            aggs.update(last_nps_prom=(s.prom * s.latest).sum(), last_nps_det=(s.det * s.latest).sum(),
-                        last_nps=(s.is_nps * s.latest).sum())  # fmt: skip
+            aggs.update(last_nps_prom=s.count(where=s.prom & s.latest),
+                        last_nps_det=s.count(where=s.det & s.latest),
+                        last_nps=s.count(where=s.is_nps & s.latest))  # fmt: skip
     if parts & {"csat", "csat_mean"}:
-        aggs["csat_n"] = s.is_csat.sum()
+        aggs["csat_n"] = s.count(where=s.is_csat)
     if "csat" in parts:
-        aggs["csat_sat"] = s.sat.sum()
+        aggs["csat_sat"] = s.count(where=s.sat)
         if latest:
             aggs.update(
-                last_csat=(s.is_csat * s.latest).sum(), last_csat_sat=(s.sat * s.latest).sum()
+                last_csat=s.count(where=s.is_csat & s.latest),
+                last_csat_sat=s.count(where=s.sat & s.latest),
             )
     if "csat_mean" in parts:
+        csat = s.is_csat
         aggs.update(
-            csat_score=s.c_score.sum(), csat_norm=s.c_norm.sum(),
-            csat_min_lo=csat.ifelse(r.scale_min, None).min(), csat_max_lo=csat.ifelse(r.scale_min, None).max(),
-            csat_min_hi=csat.ifelse(r.scale_max, None).min(), csat_max_hi=csat.ifelse(r.scale_max, None).max(),
+            csat_score=csat.ifelse(s.score, 0.0).sum(),
+            csat_norm=csat.ifelse((s.score - s.scale_min) / (s.scale_max - s.scale_min).nullif(0), 0.0).sum(),
+            csat_min_lo=csat.ifelse(s.scale_min, None).min(), csat_max_lo=csat.ifelse(s.scale_min, None).max(),
+            csat_min_hi=csat.ifelse(s.scale_max, None).min(), csat_max_hi=csat.ifelse(s.scale_max, None).max(),
         )  # fmt: skip
     return s.group_by(KEYS).agg(**aggs)
 
@@ -166,10 +175,16 @@ def _revenue_agg(ctx: Context) -> Any:
 
 
 def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
-    """The rollup for these metrics: groups × periods with only the parts they need."""
+    """The rollup for these metrics: its rows are the (account, period) pairs with something
+    in a part (active, an action, a response, revenue), in their group, with only the parts
+    the metrics need.
+
+    Sparse on purpose: every family reads only rows with something in a part (active, a count
+    or MRR above zero), so the pairs with nothing, a third at scale 10, are left out instead of
+    joined through every part.
+    """
     families = {m.family for m in metrics}
-    r = drop_right(ctx.groups.left_join(ctx.active.mutate(active=ibis.literal(1)), KEYS))
-    r = r.mutate(active=_.active.fill_null(0))
+    parts = [ctx.active.mutate(active=ibis.literal(1))]
     action_metrics = [m for m in metrics if m.family in (Family.ACCOUNT_RATE, Family.EVENT_COUNT)]
     if families & {
         Family.ACCOUNT_RATE,
@@ -177,14 +192,23 @@ def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
         Family.EVENT_MEAN,
         Family.CONCENTRATION,
     }:
-        r = _join(r, _action_agg(ctx, action_metrics, families))
-    if parts := survey_parts(ctx, metrics):
-        r = _join(r, _survey_agg(ctx, parts))
-    if families & {Family.RETENTION, Family.BRIDGE} or any(
+        parts.append(_action_agg(ctx, action_metrics, families))
+    if survey := survey_parts(ctx, metrics):
+        parts.append(_survey_agg(ctx, survey))
+    revenue = families & {Family.RETENTION, Family.BRIDGE} or any(
         b.value == "arr" for b in _bases(ctx, metrics)
-    ):
-        rev = _revenue_agg(ctx)
-        r = _join(r, rev)
+    )
+    if revenue:
+        parts.append(_revenue_agg(ctx))
+    keyed = parts[0]
+    for part in parts[1:]:
+        keyed = _outer_join(keyed, part)
+    r = attach_group(ctx, keyed)
+    r = r.mutate(
+        **{c: r[c].fill_null(0) for c in r.columns if c not in (*KEYS, "grp")
+           and not c.startswith("csat_m")}
+    )  # fmt: skip
+    if revenue:
         r = r.mutate(
             arr_weight=12
             * ibis.cases(
@@ -194,17 +218,16 @@ def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
     return r
 
 
+def _outer_join(left: Any, right: Any) -> Any:
+    """Both sides' (account, period) pairs, each with its parts (NULL where it has none)."""
+    joined = left.outer_join(right, KEYS)
+    keyed = joined.select(
+        *(ibis.coalesce(joined[k], joined[f"{k}_right"]).name(k) for k in KEYS),
+        *(c for c in joined.columns if c not in KEYS and not c.endswith("_right")),
+    )
+    # A view ends Ibis's join chain: the next join's keys are these coalesced columns.
+    return keyed.view()
+
+
 def _bases(ctx: Context, metrics: list[MetricDef]) -> list[Any]:
     return [ctx.request.basis or m.default_basis for m in metrics]
-
-
-def _join(left: Any, right: Any) -> Any:
-    joined = left.left_join(right, KEYS)
-    extra = [c for c in joined.columns if c.endswith("_right")]
-    joined = joined.drop(*extra)
-    fills = {
-        c: joined[c].fill_null(0)
-        for c in right.columns
-        if c not in KEYS and not c.startswith("csat_m")
-    }
-    return joined.mutate(**fills)
