@@ -75,8 +75,13 @@ def _new_logos(ctx: Context) -> Any:
     billed = ctx.revenue.select("account_id").distinct()
     dated = ctx.accounts.select("account_id", "created_at").anti_join(billed, "account_id")
     dated = dated.join(cal, (dated.created_at >= cal.w_start) & (dated.created_at < cal.w_end))
+    # A range join: only the months the windows span can hold such a created_at.
+    spanned = months.filter(
+        (months.m_month >= min(p.window_start_date for p in ctx.periods))
+        & (months.m_month < max(p.end_date for p in ctx.periods))
+    )
     dated = dated.join(
-        months, (dated.created_at >= months.m_start) & (dated.created_at < months.m_end)
+        spanned, (dated.created_at >= spanned.m_start) & (dated.created_at < spanned.m_end)
     )
     dated = dated.select("account_id", "period_label", first_month=dated.m_month, first_mrr=ibis.literal(0.0),
                          first_start=dated.m_start, first_end=dated.m_end)  # fmt: skip
