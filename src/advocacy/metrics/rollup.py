@@ -98,12 +98,13 @@ def survey_parts(ctx: Context, metrics: list[MetricDef]) -> set[str]:
 
 def _survey_agg(ctx: Context, parts: set[str]) -> Any:
     r = in_window(ctx, ctx.source.table("survey_responses"), "responded_at", known_only=False)
+    nps, csat = r.survey == "nps", r.survey == "csat"
     s = r.mutate(
-        is_nps=r.survey == "nps",
-        is_csat=r.survey == "csat",
-        prom=(r.survey == "nps") & (r.score >= 9),
-        det=(r.survey == "nps") & (r.score <= 6),
-        sat=(r.survey == "csat") & satisfied(ctx, r),
+        is_nps=nps,
+        is_csat=csat,
+        prom=nps & (r.score >= 9),
+        det=nps & (r.score <= 6),
+        sat=csat & satisfied(ctx, r),
     )
     latest = "latest" in parts
     if latest:
@@ -130,7 +131,7 @@ def _survey_agg(ctx: Context, parts: set[str]) -> Any:
                 last_csat_sat=s.count(where=s.sat & s.latest),
             )
     if "csat_mean" in parts:
-        csat = s.is_csat
+        csat = s.is_csat  # the column: `s` is the table these aggregates read
         aggs.update(
             csat_score=csat.ifelse(s.score, 0.0).sum(),
             csat_norm=csat.ifelse((s.score - s.scale_min) / (s.scale_max - s.scale_min).nullif(0), 0.0).sum(),
