@@ -38,6 +38,7 @@ from advocacy.errors import UserError
 from advocacy.metrics.calendar import utc_instant
 from advocacy.metrics.context import Context
 from advocacy.metrics.families_events import seconds
+from advocacy.metrics.grouping import attach_group
 from advocacy.metrics.rollup import counted, satisfied
 from advocacy.metrics.stats.association import (
     design_effect_ratio,
@@ -149,7 +150,7 @@ def account_frame(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per account active at an index date, and the index-date table."""
     dates = _index_dates(ctx)
     idx = ibis.memtable(dates[["period_label", "i_at", "lb_at", "out_at", "i_month"]])
-    pop = _population(ctx, idx).join(ctx.groups, KEYS)
+    pop = attach_group(ctx, _population(ctx, idx))
     pop = pop.select("account_id", "period_label", segment=_.grp)
     acted, later = _outcomes(ctx, idx)
     for part in (_tickets(ctx, idx), _csat(ctx, idx), acted, later):

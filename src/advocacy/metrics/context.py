@@ -94,11 +94,19 @@ class Context:
         return self._accounts
 
     @property
-    def groups(self) -> Any:
-        """(account_id, period_label, grp): the dimension value of each account in each period."""
+    def groups(self) -> tuple[Any, Any | None]:
+        """The dimension value of each account in each period, in two materialised parts:
+        (account_id, grp) for every known account, and (account_id, period_label, grp_p) for
+        the few whose value may change between the request's period starts, which overrides it.
+
+        Two parts rather than every account × period: joining events to one row per account is
+        much cheaper, and most accounts keep their segment over a report's range."""
         if self._groups is None:
-            self._groups = self.cache(dimension_groups(self))
-        return self._groups
+            per_account, per_period = split_groups(self)
+            overrides = None if per_period is None else self.cache(per_period)
+            self._groups = (self.cache(per_account), overrides)
+        groups: tuple[Any, Any | None] = self._groups
+        return groups
 
     @property
     def revenue(self) -> Any:
@@ -179,8 +187,10 @@ def last_complete_month(as_of: date) -> date:
     return this_month if (as_of + timedelta(days=1)).day == 1 else add_months(this_month, -1)
 
 
-def dimension_groups(ctx: Context) -> Any:
-    accounts = ctx.accounts
+def dimension_groups(ctx: Context, accounts: Any = None) -> Any:
+    """(account_id, period_label, grp): the dimension value of each account (of `accounts`,
+    by default every known one) as of each period's start."""
+    accounts = ctx.accounts if accounts is None else accounts
     base = accounts.select("account_id").cross_join(ctx.cal.select("period_label", "p_start"))
     by = ctx.request.by
     if by is None:
@@ -189,6 +199,59 @@ def dimension_groups(ctx: Context) -> Any:
         cohorts = cohort_labels(ctx)
         joined = base.left_join(cohorts, "account_id")
         return joined.select("account_id", "period_label", grp=_.cohort.fill_null(NONE_GROUP))
+    current = _current_values(ctx, accounts, by)
+    joined = base.join(current, "account_id")
+    hist = _history(ctx, by)
+    if hist is not None:
+        joined = joined.left_join(
+            hist,
+            (joined.account_id == hist.h_account)
+            & (hist.valid_from <= joined.p_start)
+            & (hist.valid_to > joined.p_start),
+        )
+        value = ibis.coalesce(joined.h_value, joined.current)
+    else:
+        value = joined.current
+    return joined.select("account_id", "period_label", grp=value.fill_null(NONE_GROUP))
+
+
+def split_groups(ctx: Context) -> tuple[Any, Any | None]:
+    """`dimension_groups` as (account_id, grp) of every known account plus (account_id,
+    period_label, grp_p) for the accounts whose value may differ between period starts (None
+    when none can).
+
+    An account's value can differ only if one of its history rows starts or ends after the
+    first period start and no later than the last; every other account has one value for the
+    whole range (its history row covering them all, else its current value)."""
+    accounts = ctx.accounts
+    by = ctx.request.by
+    if by is None:
+        return accounts.select("account_id", grp=ibis.literal(ALL)), None
+    if by == "cohort":
+        joined = accounts.select("account_id").left_join(cohort_labels(ctx), "account_id")
+        return joined.select("account_id", grp=_.cohort.fill_null(NONE_GROUP)), None
+    current = _current_values(ctx, accounts, by)
+    hist = _history(ctx, by)
+    if hist is None or not ctx.periods:
+        return current.select("account_id", grp=_.current.fill_null(NONE_GROUP)), None
+    first = ibis.literal(ctx.periods[0].start)
+    last = ibis.literal(max(p.start for p in ctx.periods))
+    whole = hist.filter((hist.valid_from <= first) & (hist.valid_to > last))
+    joined = current.left_join(whole, current.account_id == whole.h_account)
+    value = ibis.coalesce(joined.h_value, joined.current).fill_null(NONE_GROUP)
+    per_account = joined.select("account_id", grp=value)
+
+    def inside(t: Any) -> Any:
+        return (t > first) & (t <= last)
+
+    changing = hist.filter(inside(hist.valid_from) | inside(hist.valid_to))
+    changing = accounts.semi_join(changing, accounts.account_id == changing.h_account)
+    per_period = dimension_groups(ctx, changing).rename(grp_p="grp")
+    return per_account, per_period
+
+
+def _current_values(ctx: Context, accounts: Any, by: str) -> Any:
+    """(account_id, current): the dimension's current value; a clear error for a bad `--by`."""
     if by not in accounts.columns and by in ASK_DIMENSIONS:
         raise UserError(
             f"--by {by} is a column of asks: it groups only ask_acceptance_rate, "
@@ -204,23 +267,17 @@ def dimension_groups(ctx: Context) -> Any:
         raise UserError(
             f"--by {by}: accounts have no such column; dimensions: {', '.join(dims)}, cohort"
         )
-    current = accounts.select("account_id", current=accounts[by].cast("string"))
-    joined = base.join(current, "account_id")
-    if ctx.request.segment_as_of == "period_start" and ctx.source.has("_account_history"):
-        hist = ctx.source.table("_account_history").filter(_.column_name == by)
-        hist = hist.select(
-            h_account=_.account_id, h_value=_.value, valid_from=_.valid_from, valid_to=_.valid_to
-        )
-        joined = joined.left_join(
-            hist,
-            (joined.account_id == hist.h_account)
-            & (hist.valid_from <= joined.p_start)
-            & (hist.valid_to > joined.p_start),
-        )
-        value = ibis.coalesce(joined.h_value, joined.current)
-    else:
-        value = joined.current
-    return joined.select("account_id", "period_label", grp=value.fill_null(NONE_GROUP))
+    return accounts.select("account_id", current=accounts[by].cast("string"))
+
+
+def _history(ctx: Context, by: str) -> Any:
+    """The dimension's history rows when values are taken as of period starts, else None."""
+    if ctx.request.segment_as_of != "period_start" or not ctx.source.has("_account_history"):
+        return None
+    hist = ctx.source.table("_account_history").filter(_.column_name == by)
+    return hist.select(
+        h_account=_.account_id, h_value=_.value, valid_from=_.valid_from, valid_to=_.valid_to
+    )
 
 
 def cohort_labels(ctx: Context) -> Any:
@@ -239,7 +296,10 @@ def cohort_labels(ctx: Context) -> Any:
 
 
 def _active(ctx: Context) -> Any:
-    """Revenue decides for accounts with any revenue row; the date rule for the others."""
+    """Revenue decides for accounts with any revenue row; the date rule for the others.
+
+    Rows of unknown accounts stay: every reader gives rows their group (`attach_group`), which
+    drops them. The two parts never share an account, so they are stacked, not deduplicated."""
     revenue = ctx.revenue
     cal = ctx.cal
     paying = revenue.filter(_.mrr > 0)
@@ -256,8 +316,7 @@ def _active(ctx: Context) -> Any:
         (dated.created_at < dated.w_stop)
         & (dated.churned_at.isnull() | (dated.churned_at >= dated.w_start))
     ).select("account_id", "period_label")
-    known = ctx.accounts.select("account_id")
-    return by_revenue.semi_join(known, "account_id").union(dated)
+    return by_revenue.union(dated, distinct=False)
 
 
 def build_context(source: Source, settings: Settings, request: MetricRequest) -> Context:

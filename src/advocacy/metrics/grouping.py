@@ -200,9 +200,13 @@ def _combinable(table: Any, aggs: dict[str, Any]) -> dict[str, str] | None:
 
 def attach_group(ctx: Context, table: Any) -> Any:
     """Give event rows (with account_id and period_label) their account's group in that period."""
-    groups = ctx.groups
-    joined = table.join(groups, ["account_id", "period_label"])
-    return joined.drop(*[c for c in joined.columns if c.endswith("_right")])
+    per_account, per_period = ctx.groups
+    joined = drop_right(table.join(per_account, "account_id"))
+    if per_period is None:
+        return joined
+    joined = joined.left_join(per_period, ["account_id", "period_label"])
+    joined = joined.mutate(grp=ibis.coalesce(joined.grp_p, joined.grp))
+    return drop_right(joined.drop("grp_p"))
 
 
 def drop_right(table: Any) -> Any:
