@@ -199,7 +199,7 @@ def dimension_groups(ctx: Context, accounts: Any = None) -> Any:
         cohorts = cohort_labels(ctx)
         joined = base.left_join(cohorts, "account_id")
         return joined.select("account_id", "period_label", grp=_.cohort.fill_null(NONE_GROUP))
-    current = _current_values(ctx, accounts, by)
+    current = _current_values(accounts, by)
     joined = base.join(current, "account_id")
     hist = _history(ctx, by)
     if hist is not None:
@@ -230,11 +230,11 @@ def split_groups(ctx: Context) -> tuple[Any, Any | None]:
     if by == "cohort":
         joined = accounts.select("account_id").left_join(cohort_labels(ctx), "account_id")
         return joined.select("account_id", grp=_.cohort.fill_null(NONE_GROUP)), None
-    current = _current_values(ctx, accounts, by)
+    current = _current_values(accounts, by)
     hist = _history(ctx, by)
     if hist is None or not ctx.periods:
         return current.select("account_id", grp=_.current.fill_null(NONE_GROUP)), None
-    first = ibis.literal(ctx.periods[0].start)
+    first = ibis.literal(min(p.start for p in ctx.periods))
     last = ibis.literal(max(p.start for p in ctx.periods))
     whole = hist.filter((hist.valid_from <= first) & (hist.valid_to > last))
     joined = current.left_join(whole, current.account_id == whole.h_account)
@@ -250,7 +250,7 @@ def split_groups(ctx: Context) -> tuple[Any, Any | None]:
     return per_account, per_period
 
 
-def _current_values(ctx: Context, accounts: Any, by: str) -> Any:
+def _current_values(accounts: Any, by: str) -> Any:
     """(account_id, current): the dimension's current value; a clear error for a bad `--by`."""
     if by not in accounts.columns and by in ASK_DIMENSIONS:
         raise UserError(

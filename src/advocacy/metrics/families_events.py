@@ -41,13 +41,12 @@ def _first_paid(ctx: Context) -> Any:
     """(account_id, first_month, first_mrr): each account's first month with MRR > 0."""
 
     def build() -> Any:
-        # A GROUP BY and a join on the (account_id, month) key: cheaper than a window.
+        # One GROUP BY with an arg-min, cheaper than a window or a join back on the key; the
+        # key (account_id, month) leaves no ties.
         rev = revenue_months(ctx).filter(_.mrr > 0)
-        first = rev.group_by("account_id").agg(first_month=_.month.min())
-        joined = first.join(
-            rev, (first.account_id == rev.account_id) & (first.first_month == rev.month)
+        return rev.group_by("account_id").agg(
+            first_month=_.month.min(), first_mrr=_.mrr.argmin(_.month)
         )
-        return joined.select(first.account_id, first.first_month, first_mrr=rev.mrr)
 
     return ctx.memo("first_paid", build)
 
