@@ -5,6 +5,7 @@ Correctness only: speed is what the benchmark itself reports, never asserted her
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ import pytest
 
 from advocacy.bench import metrics as mb
 from advocacy.workspace import Workspace, open_workspace
+from tests.cli import ADVOCACY
 
 SCALE = 0.02
 
@@ -142,6 +144,33 @@ def test_a_comparison_that_fails_is_reported_not_fatal() -> None:
     ]  # fmt: skip
     frame = mb._frame(results, rows, {"hand-sql": "yes"}).set_index("kind")
     assert frame.loc["hand-sql", "suite_over_this"] == 0.5
+    assert frame.loc["hand-sql", "target_ratio"] == 0.5
     assert frame.loc["hand-sql", "met"] == "yes"
     assert frame.loc["pandas", "met"] == "failed"
     assert "out of memory" in frame.loc["pandas", "equals_engine"]
+
+
+def test_the_polars_target_is_the_engine_on_the_same_five() -> None:
+    rows = dict.fromkeys(mb.SCAN_COLUMNS, 10) | {"usage": 5}
+    results = [
+        {"kind": "full-suite", "seconds": 4.0, "peak_mb": 100.0},
+        {"kind": "engine-five", "seconds": 0.9, "peak_mb": 50.0},
+        {"kind": "polars", "seconds": 1.0, "peak_mb": 50.0},
+        {"kind": "bare-scan", "seconds": 1.0, "peak_mb": 50.0},
+    ]
+    frame = mb._frame(results, rows, {}).set_index("kind")
+    assert frame.loc["polars", "suite_over_this"] == 4.0
+    assert frame.loc["polars", "target_ratio"] == pytest.approx(0.9)
+    assert frame.loc["polars", "met"] == "yes"
+    assert frame.loc["bare-scan", "target_ratio"] == 4.0
+    assert frame.loc["bare-scan", "met"] == "no"
+    slower = [r | {"seconds": 1.1} if r["kind"] == "engine-five" else r for r in results]
+    assert mb._frame(slower, rows, {}).set_index("kind").loc["polars", "met"] == "no"
+
+
+def test_repeats_below_one_is_refused_with_a_message() -> None:
+    out = subprocess.run([ADVOCACY, "bench", "metrics", "--scale", "0.01", "--repeats", "0"],
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert out.returncode == 1
+    assert "--repeats must be at least 1" in out.stderr
+    assert "Traceback" not in out.stderr

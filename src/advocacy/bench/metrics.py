@@ -81,12 +81,16 @@ READS = {
     "pandas": "Parquet, pandas, 5 metrics",
     "polars": "Parquet, Polars (lazy), 5 metrics",
 }
-#: Targets (from the issue) for suite_over_this = full-suite seconds ÷ this measurement's seconds.
+#: Targets (from the issue) for `target_ratio`: the full suite's seconds ÷ this measurement's,
+#: except Polars, whose target is the engine on the same five metrics ("ahead of Polars on the
+#: same five"): engine-five seconds ÷ Polars seconds.
 TARGETS: dict[str, tuple[float, str]] = {
-    "hand-sql": (1.0, "< 1 at scale 100"),
-    "bare-scan": (3.0, "≤ 3 at scale 100"),
-    "polars": (1.0, "< 1 at scale 10"),
+    "hand-sql": (1.0, "suite < 1× at scale 100"),
+    "bare-scan": (3.0, "suite ≤ 3× at scale 100"),
+    "polars": (1.0, "engine-five < 1× at scale 10"),
 }
+#: The measurement each target's ratio divides (the full suite where not named).
+TARGET_NUMERATOR = {"polars": "engine-five"}
 PEAK_TARGET_MB = 4096.0
 
 
@@ -833,7 +837,8 @@ def run_metrics_bench(
     Returns one row per measurement (`KINDS`): what it reads, seconds (best of `repeats`, each
     measurement in a fresh process), rows scanned and rows/s, peak RSS (MB), whether its
     five-metric numbers equal the engine's, ``suite_over_this`` (full-suite seconds ÷ this
-    measurement's), the target for that ratio and whether it is met. With ``breakdown`` (by
+    measurement's), ``target_ratio`` (the ratio a target is about: `TARGETS`), the target and
+    whether it is met. With ``breakdown`` (by
     default: when the suite misses a time target) it adds where one full-suite run spends its
     time: rows ``shared: …`` and ``family: …`` with ``share_of_suite``.
     """
@@ -893,11 +898,14 @@ def _frame(
     suite_rows = sum(rows[t] for t in SCAN_COLUMNS)
     five_rows = sum(rows[t] for t in FIVE_TABLES)
     scanned = {"import": sum(rows.values()), "full-suite": suite_rows, "bare-scan": suite_rows}
-    suite = next(float(r["seconds"]) for r in results if r["kind"] == "full-suite")
+    times = {str(r["kind"]): float(r["seconds"]) for r in results}
+    suite = times["full-suite"]
     records = []
     for r in results:
         kind, seconds, peak = str(r["kind"]), float(r["seconds"]), float(r["peak_mb"])
         ratio = float("nan") if kind == "import" else suite / seconds
+        numerator = times.get(TARGET_NUMERATOR.get(kind, "full-suite"), float("nan"))
+        target_ratio = numerator / seconds if kind in TARGETS else ratio
         target = TARGETS[kind][1] if kind in TARGETS else ""
         if kind == "full-suite":
             target = f"peak ≤ {PEAK_TARGET_MB / 1024:g} GB at scale 100"
@@ -906,7 +914,8 @@ def _frame(
             "rows_scanned": scanned.get(kind, five_rows),
             "rows_per_s": scanned.get(kind, five_rows) / seconds, "peak_mb": peak,
             "equals_engine": r.get("failed") or agree.get(kind, ""), "suite_over_this": ratio,
-            "target": target, "met": "failed" if r.get("failed") else _met(kind, ratio, peak),
+            "target_ratio": target_ratio, "target": target,
+            "met": "failed" if r.get("failed") else _met(kind, target_ratio, peak),
         })  # fmt: skip
     return pd.DataFrame.from_records(records)
 
