@@ -31,6 +31,9 @@ SHAPES = [
     pytest.param("nps", {"basis": "logo"}, id="nps-logo"),
     pytest.param("nps", {"basis": "arr"}, id="nps-arr"),
     pytest.param("advocacy_rate", {"basis": "arr"}, id="advocacy-arr"),
+    pytest.param("passive_share", {"basis": "logo"}, id="passive-logo"),
+    pytest.param("promoter_share", {"basis": "arr"}, id="promoter-arr"),
+    pytest.param("csat", {"basis": "arr", "by": "segment"}, id="csat-arr-segment"),
     pytest.param("csat", {"by": "plan"}, id="csat-by-plan"),
     pytest.param(
         "advocacy_rate",

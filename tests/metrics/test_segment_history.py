@@ -2,7 +2,8 @@
 
 The engine keeps one group per account and overrides it per period only for accounts whose
 history has a boundary between the first and the last period start; this company has accounts
-on both sides of every such boundary, compared with the oracle's literal as-of-period-start rule.
+on both sides of every such boundary, compared with the oracle's literal as-of-period-start rule. All metrics run as one request, so
+their aggregations are batched (requests over the same rows share one GROUP BY).
 """
 
 from __future__ import annotations
@@ -88,9 +89,10 @@ def results(moved: Workspace) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
 
 @pytest.mark.parametrize(
     "metric",
-    ["advocacy_rate", "nps", "csat_mean", "reviews", "referral_new_arr", "nrr", "grr",
-     "logo_retention", "mrr_bridge", "ask_acceptance_rate", "asks_per_advocate",
-     "first_response_hours", "reward_cost", "advocate_concentration"],
+    ["advocacy_rate", "referral_rate", "nps_coverage", "nps", "promoter_share", "passive_share",
+     "csat", "csat_mean", "reviews", "referral_new_arr", "nrr", "grr", "logo_retention",
+     "mrr_bridge", "ask_acceptance_rate", "asks_per_advocate", "first_response_hours",
+     "reward_cost", "advocate_concentration"],
 )  # fmt: skip
 def test_groups_follow_the_history_of_each_period_start(
     results: tuple[pd.DataFrame, dict[str, pd.DataFrame]], metric: str

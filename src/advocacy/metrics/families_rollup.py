@@ -24,28 +24,29 @@ Frame = pd.DataFrame
 
 def account_rate(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     """Share of active accounts with ≥ 1 qualifying action (logo), or ARR-weighted (arr)."""
-    act = r.filter(r.active == 1)
-    hit = (act[action_column(m)] > 0).ifelse(1.0, 0.0)
-    return (yield from _weighted_share(ctx, act, hit, basis))
+    hit = (_[action_column(m)] > 0).ifelse(1.0, 0.0)
+    return (yield from _weighted_share(ctx, r.filter(r.active == 1), hit, basis))
 
 
 def coverage(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
-    act = r.filter(r.active == 1)
-    return (yield from _weighted_share(ctx, act, (act.nps_n > 0).ifelse(1.0, 0.0), basis))
+    hit = (_.nps_n > 0).ifelse(1.0, 0.0)
+    return (yield from _weighted_share(ctx, r.filter(r.active == 1), hit, basis))
 
 
 def _weighted_share(ctx: Context, act: Any, hit: Any, basis: Basis) -> Work:
+    """`hit` is deferred, not a column of `act`: the rates of a request then aggregate the
+    same rows (the active ones), which the engine answers with one GROUP BY."""
     conf = ctx.settings.stats.confidence
     if basis is Basis.LOGO:
-        g = yield request(act.mutate(hit=hit), n=_.count(), x=_.hit.sum())
+        g = yield request(act, n=_.count(), x=hit.sum())
         lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), conf)
         return result(
             g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
         )
-    t = act.mutate(hit=hit, w=act.arr_weight)
-    g = yield request(t, excluded=(_.w <= 0).ifelse(1, 0).sum(), n=(_.w > 0).ifelse(1, 0).sum(),
-        sx=(_.w * _.hit).sum(), sy=_.w.sum(), sxx=(_.w * _.hit * _.w * _.hit).sum(),
-        syy=(_.w * _.w).sum(), sxy=(_.w * _.hit * _.w).sum(),
+    w = _.arr_weight
+    g = yield request(act, excluded=(w <= 0).ifelse(1, 0).sum(), n=(w > 0).ifelse(1, 0).sum(),
+        sx=(w * hit).sum(), sy=w.sum(), sxx=(w * hit * w * hit).sum(),
+        syy=(w * w).sum(), sxy=(w * hit * w).sum(),
     )  # fmt: skip
     value, lo, hi = iv.delta_ratio(g, conf)
     extra = [{"excluded_no_arr": int(e)} for e in g.excluded]
@@ -67,9 +68,9 @@ def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     """100 × (P − D)/n with a cluster-robust SE over accounts (adjusted-Wald below n = 30)."""
     rows = _survey_rows(ctx, r, "nps", basis)
     if basis is Basis.RESPONSE:
-        s, n = rows.nps_prom - rows.nps_det, rows.nps_n
-        g = yield request(rows.mutate(s=s, nc=n), n=_.nc.sum(), p=_.nps_prom.sum(), d=_.nps_det.sum(),
-                      clusters=_.count(), ss=(_.s * _.s).sum(), sn=(_.s * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
+        s, nc = _.nps_prom - _.nps_det, _.nps_n  # deferred: see survey_share
+        g = yield request(rows, n=nc.sum(), p=_.nps_prom.sum(), d=_.nps_det.sum(),
+                          clusters=_.count(), ss=(s * s).sum(), sn=(s * nc).sum(), nn=(nc * nc).sum())  # fmt: skip
         return _nps_result(ctx, g, basis=basis)
     s = rows.last_nps_prom - rows.last_nps_det
     w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
@@ -109,14 +110,15 @@ def survey_share(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     """Share of responses in a band, Wilson cluster-adjusted (response) or per account."""
     survey, band = m.param("survey"), m.param("band")
     rows = _survey_rows(ctx, r, survey, basis)
-    total = f"{survey}_n"
-    y = rows.nps_n - rows.nps_prom - rows.nps_det if band == "passive" else rows[_BAND[band]]
     if basis is Basis.RESPONSE:
-        g = yield request(rows.mutate(y=y, nc=rows[total]), n=_.nc.sum(), x=_.y.sum(), clusters=_.count(),
-                      yy=(_.y * _.y).sum(), yn=(_.y * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
+        # Deferred, not columns: NPS and its shares then read the same rows (one GROUP BY).
+        y = _.nps_n - _.nps_prom - _.nps_det if band == "passive" else _[_BAND[band]]
+        nc = _[f"{survey}_n"]
+        g = yield request(rows, n=nc.sum(), x=y.sum(), clusters=_.count(),
+                          yy=(y * y).sum(), yn=(y * nc).sum(), nn=(nc * nc).sum())  # fmt: skip
         value, lo, hi = iv.share_clustered(g, ctx.settings.stats.confidence)
         return result(g, value=value, numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi)
-    last = _last_band(rows, survey, band)
+    last = _last_band(survey, band)
     w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
     return (
         yield from _weighted_share(
@@ -125,12 +127,13 @@ def survey_share(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     )
 
 
-def _last_band(rows: Any, survey: str, band: str) -> Any:
+def _last_band(survey: str, band: str) -> Any:
+    """Whether an account's latest response is in the band (deferred), 1.0 or 0.0."""
     if survey == "csat":
-        return rows.last_csat_sat.cast("float64")
+        return _.last_csat_sat.cast("float64")
     if band == "passive":
-        return (1 - rows.last_nps_prom - rows.last_nps_det).cast("float64")
-    return rows[f"last_nps_{'prom' if band == 'promoter' else 'det'}"].cast("float64")
+        return (1 - _.last_nps_prom - _.last_nps_det).cast("float64")
+    return _[f"last_nps_{'prom' if band == 'promoter' else 'det'}"].cast("float64")
 
 
 def survey_mean(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
@@ -177,19 +180,18 @@ def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     base = r.filter(r.mrr_start > 0)
     part = m.param("part")
     conf = ctx.settings.stats.confidence
+    # Deferred, not columns: GRR, NRR and logo retention then read the same rows (one GROUP BY).
     if part == "logo":
-        g = yield request(
-            base.mutate(kept=(base.mrr_end > 0).ifelse(1, 0)), n=_.count(), x=_.kept.sum()
-        )
+        g = yield request(base, n=_.count(), x=(_.mrr_end > 0).ifelse(1, 0).sum())
         g = yield from _add_dated_retention(ctx, g)
         lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), conf)
         return result(
             g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
         )
-    x = ibis.least(base.mrr_end, base.mrr_start) if part == "grr" else base.mrr_end
-    t = base.mutate(x=x.cast("float64"), y=base.mrr_start.cast("float64"))
-    g = yield request(t, n=_.count(), sx=_.x.sum(), sy=_.y.sum(), sxx=(_.x * _.x).sum(),
-                  syy=(_.y * _.y).sum(), sxy=(_.x * _.y).sum())  # fmt: skip
+    x = (ibis.least(_.mrr_end, _.mrr_start) if part == "grr" else _.mrr_end).cast("float64")
+    y = _.mrr_start.cast("float64")
+    g = yield request(base, n=_.count(), sx=x.sum(), sy=y.sum(), sxx=(x * x).sum(),
+                      syy=(y * y).sum(), sxy=(x * y).sum())  # fmt: skip
     value, lo, hi = iv.delta_ratio(g, conf)
     return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi)
 

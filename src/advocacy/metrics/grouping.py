@@ -82,10 +82,10 @@ def run_all(ctx: Context, works: list[Work | pd.DataFrame]) -> list[pd.DataFrame
 def aggregate_many(ctx: Context, requests: list[Agg]) -> list[pd.DataFrame]:
     """`aggregate` for many requests, as one UNION ALL query where their results allow.
 
-    Each branch is one request's GROUP BY with its values cast to float64 into shared column
-    names and a tag; totals follow from the groups in pandas, as in `aggregate`. Requests
-    whose totals don't follow from their groups, or with non-numeric results (a boolean does not
-    cast to float on PostgreSQL), run alone.
+    Each branch is the GROUP BY of the requests over one relation, their values cast to
+    float64 into shared column names, with a tag; totals follow from the groups in pandas, as
+    in `aggregate`. Requests whose totals don't follow from their groups, or with non-numeric
+    results (a boolean does not cast to float on PostgreSQL), run alone.
     """
     out: dict[int, pd.DataFrame] = {}
     plans: list[tuple[int, list[str], dict[str, str]]] = []
@@ -99,20 +99,30 @@ def aggregate_many(ctx: Context, requests: list[Agg]) -> list[pd.DataFrame]:
         i = plans[0][0]
         out[i] = aggregate(ctx, requests[i].table, **requests[i].aggs)
     elif plans:
-        width = max(len(names) for _, names, _ in plans)
+        # Requests over the same rows (the same relation) share one GROUP BY: one scan.
+        shared: dict[Any, list[tuple[int, list[str], dict[str, str]]]] = {}
+        for batched in plans:
+            shared.setdefault(requests[batched[0]].table.op(), []).append(batched)
+        groups = list(shared.values())
+        width = max(sum(len(names) for _, names, _ in group) for group in groups)
         branches = []
-        for i, names, _ in plans:
-            grouped = requests[i].table.group_by(GROUP_KEYS).agg(**requests[i].aggs)
-            values = {f"_v{k}": grouped[name].cast("float64") for k, name in enumerate(names)}
-            values |= {f"_v{k}": ibis.null("float64") for k in range(len(names), width)}
-            branches.append(grouped.select(*GROUP_KEYS, _tag=ibis.literal(i, "int64"), **values))
-        frame = ibis.union(*branches, distinct=False).to_pandas()
-        for i, names, combine in plans:
-            part = frame.loc[
-                frame["_tag"] == i, [*GROUP_KEYS, *(f"_v{k}" for k in range(len(names)))]
-            ]
-            part = part.set_axis([*GROUP_KEYS, *names], axis=1).reset_index(drop=True)
-            out[i] = _with_group_totals(part, combine) if ctx.request.by is not None else part
+        for tag, group in enumerate(groups):
+            table = requests[group[0][0]].table
+            exprs = [e for i, _, _ in group for e in table.bind(**requests[i].aggs)]
+            grouped = table.group_by(GROUP_KEYS).agg(**{f"_a{k}": e for k, e in enumerate(exprs)})
+            values = {f"_v{k}": grouped[f"_a{k}"].cast("float64") for k in range(len(exprs))}
+            values |= {f"_v{k}": ibis.null("float64") for k in range(len(exprs), width)}
+            branches.append(grouped.select(*GROUP_KEYS, _tag=ibis.literal(tag, "int64"), **values))
+        union = branches[0] if len(branches) == 1 else ibis.union(*branches, distinct=False)
+        frame = union.to_pandas()
+        for tag, group in enumerate(groups):
+            rows, offset = frame.loc[frame["_tag"] == tag], 0
+            for i, names, combine in group:
+                columns = [f"_v{offset + k}" for k in range(len(names))]
+                offset += len(names)
+                part = rows[[*GROUP_KEYS, *columns]].set_axis([*GROUP_KEYS, *names], axis=1)
+                part = part.reset_index(drop=True)
+                out[i] = _with_group_totals(part, combine) if ctx.request.by is not None else part
     return [out[i] for i in range(len(requests))]
 
 
