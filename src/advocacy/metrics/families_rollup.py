@@ -161,13 +161,9 @@ def survey_mean(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
 
 
 def event_count(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
-    """Events of the period, over groups with an active account or such an event.
-
-    Aggregated over the whole rollup, `k` counting the rows the metric covers: every event count
-    of a request then shares one GROUP BY, and the groups with no such row are dropped here."""
     col = action_column(m)
-    g = yield request(r, k=_.count(where=(_.active == 1) | (_[col] > 0)), x=_[col].sum())
-    g = g[g.k > 0].reset_index(drop=True)
+    rows = r.filter((r.active == 1) | (r[col] > 0))
+    g = yield request(rows, x=_[col].sum())
     lo, hi = iv.poisson_exact(f64(g, "x"), ctx.settings.stats.confidence)
     return result(g, value=g.x, numerator=g.x, n=g.x, ci_low=lo, ci_high=hi)
 
