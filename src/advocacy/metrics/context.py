@@ -307,16 +307,22 @@ def _active(ctx: Context) -> Any:
         cal, (paying.month >= cal.w_start_date) & (paying.month < cal.w_end_date)
     )
     by_revenue = by_revenue.select("account_id", "period_label").distinct()
-    billed = revenue.select("account_id").distinct()
-    dated = ctx.accounts.select("account_id", "created_at", "churned_at").anti_join(
-        billed, "account_id"
+    dated = unbilled_accounts(ctx).cross_join(
+        cal.select("period_label", "w_start", w_stop=cal.w_end)
     )
-    dated = dated.cross_join(cal.select("period_label", "w_start", w_stop=cal.w_end))
     dated = dated.filter(
         (dated.created_at < dated.w_stop)
         & (dated.churned_at.isnull() | (dated.churned_at >= dated.w_start))
     ).select("account_id", "period_label")
     return by_revenue.union(dated, distinct=False)
+
+
+def unbilled_accounts(ctx: Context) -> Any:
+    """(account_id, created_at, churned_at) of known accounts without any revenue row: the
+    accounts whose activity follows the date rule (DESIGN §4)."""
+    billed = ctx.revenue.select("account_id").distinct()
+    columns = ctx.accounts.select("account_id", "created_at", "churned_at")
+    return columns.anti_join(billed, "account_id")
 
 
 def build_context(source: Source, settings: Settings, request: MetricRequest) -> Context:

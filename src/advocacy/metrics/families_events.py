@@ -11,7 +11,7 @@ import pandas as pd
 from ibis import _
 
 from advocacy.metrics import intervals as iv
-from advocacy.metrics.context import ASK_DIMENSIONS, Context
+from advocacy.metrics.context import ASK_DIMENSIONS, Context, unbilled_accounts
 from advocacy.metrics.frames import f64, ratio, result
 from advocacy.metrics.grouping import (
     GROUP_KEYS,
@@ -71,8 +71,7 @@ def _new_logos(ctx: Context) -> Any:
         first_start=paid.m_start,
         first_end=paid.m_end,
     )
-    billed = ctx.revenue.select("account_id").distinct()
-    dated = ctx.accounts.select("account_id", "created_at").anti_join(billed, "account_id")
+    dated = unbilled_accounts(ctx)
     dated = dated.join(cal, (dated.created_at >= cal.w_start) & (dated.created_at < cal.w_end))
     # A range join: only the months the windows span can hold such a created_at.
     spanned = months.filter(

@@ -13,7 +13,7 @@ from ibis import _
 
 from advocacy.errors import UserError
 from advocacy.metrics import intervals as iv
-from advocacy.metrics.context import Context
+from advocacy.metrics.context import Context, unbilled_accounts
 from advocacy.metrics.frames import f64, ratio, result
 from advocacy.metrics.grouping import Work, attach_group, request, with_totals
 from advocacy.metrics.rollup import action_column
@@ -198,11 +198,7 @@ def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
 
 def _add_dated_retention(ctx: Context, g: Frame) -> Work:
     """Accounts with no revenue rows at all follow the date rule (DESIGN §5 logo_retention)."""
-    billed = ctx.revenue.select("account_id").distinct()
-    dated = ctx.accounts.select("account_id", "created_at", "churned_at").anti_join(
-        billed, "account_id"
-    )
-    dated = dated.cross_join(ctx.cal.select("period_label", "p_start", "w_end"))
+    dated = unbilled_accounts(ctx).cross_join(ctx.cal.select("period_label", "p_start", "w_end"))
     base = dated.filter(
         (dated.created_at < dated.p_start)
         & (dated.churned_at.isnull() | (dated.churned_at >= dated.p_start))
