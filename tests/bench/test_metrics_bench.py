@@ -164,13 +164,18 @@ def test_the_polars_target_is_the_engine_on_the_same_five() -> None:
     assert frame.loc["polars", "met"] == "yes"
     assert frame.loc["bare-scan", "target_ratio"] == 4.0
     assert frame.loc["bare-scan", "met"] == "no"
+    assert pd.isna(frame.loc["engine-five", "target_ratio"])  # no target of its own
     slower = [r | {"seconds": 1.1} if r["kind"] == "engine-five" else r for r in results]
     assert mb._frame(slower, rows, {}).set_index("kind").loc["polars", "met"] == "no"
 
 
-def test_repeats_below_one_is_refused_with_a_message() -> None:
+def test_bad_repeats_are_refused_with_a_message() -> None:
     out = subprocess.run([ADVOCACY, "bench", "metrics", "--scale", "0.01", "--repeats", "0"],
                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert out.returncode == 1
     assert "--repeats must be at least 1" in out.stderr
     assert "Traceback" not in out.stderr
+    other = subprocess.run([ADVOCACY, "bench", "import", "--scale", "0.01", "--repeats", "2"],
+                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert other.returncode == 1
+    assert "--repeats applies to `bench metrics` only" in other.stderr

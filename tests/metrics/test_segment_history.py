@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -60,7 +59,7 @@ def moved(
     ws = import_company(generated, folder / "ws")
     accounts = pd.concat(pd.read_parquet(p) for p in generated.files["accounts"])
     for k, (_, rows) in enumerate(_moves(accounts)):
-        path = Path(folder) / f"accounts-{k}.csv"
+        path = folder / f"accounts-{k}.csv"
         rows.to_csv(path, index=False)
         ws.import_files([path], table="accounts")
     yield ws

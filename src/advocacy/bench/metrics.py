@@ -905,7 +905,7 @@ def _frame(
         kind, seconds, peak = str(r["kind"]), float(r["seconds"]), float(r["peak_mb"])
         ratio = float("nan") if kind == "import" else suite / seconds
         numerator = times.get(TARGET_NUMERATOR.get(kind, "full-suite"), float("nan"))
-        target_ratio = numerator / seconds if kind in TARGETS else ratio
+        target_ratio = numerator / seconds if kind in TARGETS else float("nan")
         target = TARGETS[kind][1] if kind in TARGETS else ""
         if kind == "full-suite":
             target = f"peak ≤ {PEAK_TARGET_MB / 1024:g} GB at scale 100"

@@ -36,6 +36,8 @@ def bench_cmd(
         raise UserError("--scale must be positive")
     if repeats is not None and repeats < 1:
         raise UserError("--repeats must be at least 1")
+    if repeats is not None and what != "metrics":
+        raise UserError(f"--repeats applies to `bench metrics` only, not `bench {what}`")
     if what == "import":
         from advocacy.bench.imports import run_import_bench
 
