@@ -80,12 +80,20 @@ class Context:
         return min(period.end_month, last_complete_month(self.as_of))
 
     @property
+    def known(self) -> Any:
+        """Known, non-test accounts, whatever the request filters: where facts about another
+        account are looked up (a referred account's first paid month, a new logo's referrer),
+        which a filter on the grouped accounts must not hide."""
+        accounts = self.source.table("accounts").filter(~_.is_test.fill_null(False))
+        # An account created after as_of is not known yet (its rows are orphans then).
+        return accounts.filter(accounts.created_at < self.cutoff)
+
+    @property
     def accounts(self) -> Any:
-        """Known, non-test accounts, with request filters applied (current values)."""
+        """The known accounts with the request filters applied (current values): the accounts
+        whose rows the metrics count."""
         if self._accounts is None:
-            accounts = self.source.table("accounts").filter(~_.is_test.fill_null(False))
-            # An account created after as_of is not known yet (its rows are orphans then).
-            accounts = accounts.filter(accounts.created_at < self.cutoff)
+            accounts = self.known
             for column, value in self.request.filters:
                 if column not in accounts.columns:
                     raise UserError(f"--filter {column}=…: accounts have no column '{column}'")
@@ -319,9 +327,10 @@ def _active(ctx: Context) -> Any:
 
 def unbilled_accounts(ctx: Context) -> Any:
     """(account_id, created_at, churned_at) of known accounts without any revenue row: the
-    accounts whose activity follows the date rule (DESIGN §4)."""
+    accounts whose activity follows the date rule (DESIGN §4). Filters are not applied: every
+    reader gives the rows their group (`attach_group`), which drops the filtered-out ones."""
     billed = ctx.revenue.select("account_id").distinct()
-    columns = ctx.accounts.select("account_id", "created_at", "churned_at")
+    columns = ctx.known.select("account_id", "created_at", "churned_at")
     return columns.anti_join(billed, "account_id")
 
 

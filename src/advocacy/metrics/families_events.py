@@ -88,12 +88,14 @@ def _new_logos(ctx: Context) -> Any:
 
 def _referrers(ctx: Context, logos: Any) -> Any:
     """Referred new logos with their referrer (DESIGN §5 referred_new_logo_share)."""
-    accounts = ctx.accounts.select("account_id", "referred_by_account_id")
+    # Known accounts, not the filtered ones: a new logo is referred whoever referred it, and
+    # referral_new_arr applies the filters to the referrer when it gives rows their group.
+    accounts = ctx.known.select("account_id", "referred_by_account_id")
     acts = ctx.source.table("advocacy_actions").filter(
         (_.action_type == "referral") & _.referred_account_id.notnull()
     )
     acts = acts.filter(acts.occurred_at < ctx.cutoff).semi_join(
-        ctx.accounts.select("account_id"), "account_id"
+        ctx.known.select("account_id"), "account_id"
     )
     x = logos.join(accounts, "account_id")
     refs = acts.select(

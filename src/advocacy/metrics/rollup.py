@@ -142,8 +142,10 @@ def _survey_agg(ctx: Context, parts: set[str]) -> Any:
 
 
 def revenue_months(ctx: Context) -> Any:
-    """Revenue rows of known accounts up to as_of (a month counts once it has begun)."""
-    return ctx.revenue.semi_join(ctx.accounts.select("account_id"), "account_id")
+    """Revenue rows of known accounts up to as_of (a month counts once it has begun), whatever
+    the request filters: a referred account's first paid month is a fact about that account,
+    and readers that count revenue give rows their group, which applies the filters."""
+    return ctx.revenue.semi_join(ctx.known.select("account_id"), "account_id")
 
 
 def _revenue_agg(ctx: Context) -> Any:
