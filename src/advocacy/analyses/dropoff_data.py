@@ -21,7 +21,7 @@ from ibis import _
 
 from advocacy.errors import UserError
 from advocacy.metrics.calendar import utc_instant
-from advocacy.metrics.context import NONE_GROUP
+from advocacy.metrics.context import NONE_GROUP, known_accounts
 from advocacy.metrics.rollup import counted
 from advocacy.metrics.source import Source
 
@@ -146,11 +146,6 @@ class Panel:
     spans: Spans
     weekly: SlotSums
     cutoff: datetime
-
-
-def known_accounts(source: Source, cutoff: datetime) -> Any:
-    accounts = source.table("accounts").filter(~_.is_test.fill_null(False))
-    return accounts.filter(accounts.created_at < cutoff)
 
 
 def load_accounts(source: Source, cutoff: datetime, dimensions: list[str]) -> Accounts:

@@ -84,9 +84,7 @@ class Context:
         """Known, non-test accounts, whatever the request filters: where facts about another
         account are looked up (a referred account's first paid month, a new logo's referrer),
         which a filter on the grouped accounts must not hide."""
-        accounts = self.source.table("accounts").filter(~_.is_test.fill_null(False))
-        # An account created after as_of is not known yet (its rows are orphans then).
-        return accounts.filter(accounts.created_at < self.cutoff)
+        return known_accounts(self.source, self.cutoff)
 
     @property
     def accounts(self) -> Any:
@@ -323,6 +321,13 @@ def _active(ctx: Context) -> Any:
         & (dated.churned_at.isnull() | (dated.churned_at >= dated.w_start))
     ).select("account_id", "period_label")
     return by_revenue.union(dated, distinct=False)
+
+
+def known_accounts(source: Source, cutoff: datetime) -> Any:
+    """Accounts that are not test accounts and exist by the cutoff: rows of any other
+    account are orphans (DESIGN §4), an account created after as_of not known yet."""
+    accounts = source.table("accounts").filter(~_.is_test.fill_null(False))
+    return accounts.filter(accounts.created_at < cutoff)
 
 
 def unbilled_accounts(ctx: Context) -> Any:
