@@ -45,3 +45,32 @@ def test_survey_metrics_count_inactive_respondents(
     # logo: A1's latest answer is a detractor (3), A2's a promoter (9): NPS 0 over 2 accounts.
     expected = {"response": (100 * (2 - 1) / 3, 3), "logo": (0.0, 2)}[basis]
     assert (ours.loc[0, "value"], ours.loc[0, "n"]) == pytest.approx(expected)
+
+
+def test_over_asked_contacts_say_when_a_closed_period_can_still_rise(tmp_path: Path) -> None:
+    """A window overlapping Q4 reaches 90 days past its end: an ask in January can still make
+    a December contact over-asked in Q4, and until 90 days after Q4 a note says so."""
+    files = {
+        "accounts": "account_id,created_at\nA1,2024-01-01\nA2,2024-01-01\n",
+        "contacts": "contact_id,account_id,email\nC1,A1,c1@example.com\nC2,A2,c2@example.com\n",
+        "asks": (
+            "ask_id,account_id,contact_id,ask_type,asked_at\n"
+            "k1,A1,C1,review,2025-12-20T10:00:00\nk2,A1,C1,case_study,2026-01-10T10:00:00\n"
+            "k3,A2,C2,review,2025-11-02T10:00:00\nk4,A2,C2,referral,2026-03-15T10:00:00\n"
+        ),
+    }
+    ws = small_workspace(tmp_path, files)
+    q4 = {"start": date(2025, 10, 1), "end": date(2026, 1, 1)}
+    early = ws.metrics("over_asked_contacts", as_of=date(2026, 1, 5), **q4)
+    # By 5 January C1 has one ask: nothing yet, and the note says Q4 can still rise.
+    assert early["value"].tolist() == [0]
+    assert early.attrs["notes"] == [
+        "over_asked_contacts: 2025-Q4 can still rise with asks made before 2026-04-01 "
+        "(a 90-day window overlapping a period reaches past its end)"
+    ]
+    # k2 falls 21 days after k1, in a window that overlaps Q4; C2's asks are 133 days apart.
+    later = ws.metrics("over_asked_contacts", as_of=date(2026, 2, 1), **q4)
+    assert later["value"].tolist() == [1]
+    settled = ws.metrics("over_asked_contacts", as_of=date(2026, 4, 30), **q4)
+    assert settled["value"].tolist() == [1]
+    assert settled.attrs["notes"] == []

@@ -79,7 +79,7 @@ CATALOG: tuple[MetricDef, ...] = (
     MetricDef("asks_per_advocate", Family.ASKS, "Advocacy asks with a contact per distinct contact asked.",
               "advocacy asks with a contact", "distinct contacts asked", Unit.RATIO, DOWN, (R,), Interval.NONE,
               (("part", "per_contact"),)),
-    MetricDef("over_asked_contacts", Family.ASKS, "Contacts whose rolling 90-day window within the period held more advocacy asks than the cap.",
+    MetricDef("over_asked_contacts", Family.ASKS, "Contacts whose rolling 90-day window overlapping the period held more advocacy asks than the cap.",
               "over-asked contacts", "—", Unit.COUNT, DOWN, (R,), Interval.NONE, (("part", "over_asked"),)),
     MetricDef("advocate_concentration", Family.CONCENTRATION, "Share of counted actions by the top 10% of advocate accounts (extra.gini).",
               "counted actions of the top ⌈10%⌉ advocates", "counted actions", Unit.FRACTION, FLAT, (R,), Interval.NONE),

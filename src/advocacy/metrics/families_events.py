@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import ibis
@@ -288,8 +289,24 @@ def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Work:
     )
     per_contact = hit.select("contact_id", "period_label", account_id=hit.home).distinct()
     g = yield request(attach_group(ctx, per_contact), x=_.count())
+    _note_open_windows(ctx, days)
     extra = [{"cap": cap, "window_days": days}] * len(g)
     return result(g, value=g.x, numerator=g.x, n=g.x, extra=extra)
+
+
+def _note_open_windows(ctx: Context, days: int) -> None:
+    """Say which closed periods can still gain over-asked contacts: a window overlapping a
+    period reaches `days` past its end, so later asks can still fill one. DESIGN §4 lists no
+    unit whose pending_n could count this (any contact may yet be asked twice), so it is a note."""
+    reach = timedelta(days=days)
+    open_ = [p for p in ctx.periods if p.end <= ctx.cutoff < p.end + reach]
+    if open_:
+        labels = ", ".join(p.label for p in open_)
+        until = (max(p.end_date for p in open_) + reach).isoformat()
+        ctx.notes.append(
+            f"over_asked_contacts: {labels} can still rise with asks made before {until} (a "
+            f"{days}-day window overlapping a period reaches past its end)"
+        )
 
 
 def ticket_median(ctx: Context, m: MetricDef, basis: Basis) -> Work:
