@@ -114,3 +114,42 @@ def test_bootstrap_is_the_same_on_postgres(company: Company, postgres_company: W
         np.testing.assert_allclose(
             ours[col].to_numpy(dtype=float), theirs[col].to_numpy(dtype=float), rtol=1e-9
         )
+
+
+def test_count_interval_resamples_active_and_acting_accounts(tmp_path: Path) -> None:
+    """A count's replicate is Σ weight × count over the accounts behind its rows: the active
+    accounts (zeros included) and any known account with events, here one that has churned and
+    is alone in its segment, so a third of its replicates count 0 (and must stay in)."""
+    ids = [f"A{i:02d}" for i in range(1, 13)]
+    counts = {"A02": 3, "A03": 1, "A05": 1, "A07": 1, "A11": 1, "A13": 2}
+    actions = "".join(
+        f"x{a}{k},{a},referral,2026-02-{k + 10}\n" for a, c in counts.items() for k in range(c)
+    )
+    files = {
+        "accounts": "account_id,segment,created_at,churned_at\n"
+        + "".join(f"{a},smb,2024-01-01,\n" for a in ids)
+        + "A13,enterprise,2024-01-01,2025-06-01\n",
+        "revenue": "account_id,month,mrr\n"
+        + "".join(f"{a},2026-0{m}-01,100\n" for a in ids for m in (1, 2, 3)),
+        "advocacy_actions": "action_id,account_id,action_type,occurred_at\n" + actions,
+    }
+    ws = small_workspace(tmp_path, files)
+    rows = ws.metrics("referrals", by="segment", start=START, end=END, as_of=AS_OF, ci="bootstrap")
+    rows = rows.set_index(rows["segment"].fillna("(total)"))
+    assert rows.loc["(total)", "value"] == 9
+    # Independently: accounts A01..A13 in id order, Poisson(1) weights from the fixed seed.
+    per_account = np.array([counts.get(f"A{i:02d}", 0) for i in range(1, 14)], dtype=float)
+    weights = np.random.default_rng(STATS.bootstrap_seed).poisson(
+        1.0, size=(STATS.bootstrap_replicates, 13)
+    )
+    enterprise = np.arange(13) == 12
+    expected = {
+        "(total)": weights @ per_account,
+        "smb": weights[:, ~enterprise] @ per_account[~enterprise],
+        "enterprise": weights[:, enterprise] @ per_account[enterprise],
+    }
+    assert (expected["enterprise"] == 0).mean() > 0.25
+    for group, draws in expected.items():
+        assert (rows.loc[group, "ci_low"], rows.loc[group, "ci_high"]) == pytest.approx(
+            _percentiles(draws), rel=1e-12
+        ), group
