@@ -71,6 +71,8 @@ def test_over_asked_contacts_say_when_a_closed_period_can_still_rise(tmp_path: P
     # k2 falls 21 days after k1, in a window that overlaps Q4; C2's asks are 133 days apart.
     later = ws.metrics("over_asked_contacts", as_of=date(2026, 2, 1), **q4)
     assert later["value"].tolist() == [1]
+    boot = ws.metrics("over_asked_contacts", as_of=date(2026, 2, 1), ci="bootstrap", **q4)
+    assert len(boot.attrs["notes"]) == 1
     settled = ws.metrics("over_asked_contacts", as_of=date(2026, 4, 30), **q4)
     assert settled["value"].tolist() == [1]
     assert settled.attrs["notes"] == []
