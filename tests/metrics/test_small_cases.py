@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from advocacy.workspace import Workspace
+from tests.cli import ADVOCACY
 from tests.metrics.helpers import canonical_frames, differences, small_workspace
 from tests.oracle.metrics_oracle import compute
 
@@ -76,3 +79,12 @@ def test_over_asked_contacts_say_when_a_closed_period_can_still_rise(tmp_path: P
     settled = ws.metrics("over_asked_contacts", as_of=date(2026, 4, 30), **q4)
     assert settled["value"].tolist() == [1]
     assert settled.attrs["notes"] == []
+    ws.close()
+    # The CLI says it on stderr in every format, and JSON keeps stdout to itself.
+    done = subprocess.run(
+        [ADVOCACY, "-w", str(tmp_path / "ws"), "metrics", "over_asked_contacts", "--from",
+         "2025-10-01", "--to", "2026-01-01", "--as-of", "2026-01-05", "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert [row["value"] for row in json.loads(done.stdout)] == [0]
+    assert "note: over_asked_contacts: 2025-Q4 can still rise" in done.stderr

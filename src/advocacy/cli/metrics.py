@@ -125,11 +125,11 @@ def metrics_cmd(
             print(ws.explain_metrics(list(names or HEADLINE), **options))
             return
         rows = ws.metrics(list(names or HEADLINE), **options)
+    for note in rows.attrs.get("notes", []):  # on stderr: json and csv keep stdout clean
+        stderr.print(f"note: {note}")
     if fmt is not Format.TABLE:
         emit(rows, fmt)
         return
-    for note in rows.attrs.get("notes", []):
-        stderr.print(f"note: {note}")
     if rows.empty:
         stderr.print("no rows: the populations are empty for this range")
         return
