@@ -286,10 +286,32 @@ def _history(ctx: Context, by: str) -> Any:
     )
 
 
+def revenue_months(ctx: Context) -> Any:
+    """Revenue rows of known accounts up to as_of (a month counts once it has begun), whatever
+    the request filters: a referred account's first paid month is a fact about that account,
+    and readers that count revenue give rows their group, which applies the filters."""
+    return ctx.revenue.semi_join(ctx.known.select("account_id"), "account_id")
+
+
+def first_paid(ctx: Context) -> Any:
+    """(account_id, first_month, first_mrr): each known account's first month with MRR > 0,
+    materialised once per request for the rollup, new logos, referrals and cohorts.
+
+    One GROUP BY with an arg-min, cheaper than a window or a join back on the key; the key
+    (account_id, month) leaves no ties."""
+
+    def build() -> Any:
+        paying = revenue_months(ctx).filter(_.mrr > 0)
+        return paying.group_by("account_id").agg(
+            first_month=_.month.min(), first_mrr=_.mrr.argmin(_.month)
+        )
+
+    return ctx.memo("first_paid", build)
+
+
 def cohort_labels(ctx: Context) -> Any:
     """(account_id, cohort): fiscal quarter of the first paid month, else of created_at."""
-    revenue = ctx.revenue.filter(_.mrr > 0)
-    first = revenue.group_by("account_id").agg(first_month=_.month.min())
+    first = first_paid(ctx).select("account_id", "first_month")
     accounts = ctx.accounts.select("account_id", "created_at").left_join(first, "account_id")
     day = ibis.coalesce(accounts.first_month.cast("date"), accounts.created_at.date())
     fm = ctx.settings.calendar.fiscal_start_month - 1

@@ -12,7 +12,7 @@ import pandas as pd
 from ibis import _
 
 from advocacy.metrics import intervals as iv
-from advocacy.metrics.context import ASK_DIMENSIONS, Context, unbilled_accounts
+from advocacy.metrics.context import ASK_DIMENSIONS, Context, first_paid, unbilled_accounts
 from advocacy.metrics.frames import f64, ratio, result
 from advocacy.metrics.grouping import (
     GROUP_KEYS,
@@ -22,7 +22,7 @@ from advocacy.metrics.grouping import (
     request,
     with_totals,
 )
-from advocacy.metrics.rollup import counted, in_window, revenue_months
+from advocacy.metrics.rollup import counted, in_window
 from advocacy.metrics.spec import Basis, Family, MetricDef
 
 Frame = pd.DataFrame
@@ -38,20 +38,6 @@ def seconds(ts: Any) -> Any:
     return ts.epoch_seconds().floor().cast("float64") + ts.millisecond().cast("float64") / 1000
 
 
-def _first_paid(ctx: Context) -> Any:
-    """(account_id, first_month, first_mrr): each account's first month with MRR > 0."""
-
-    def build() -> Any:
-        # One GROUP BY with an arg-min, cheaper than a window or a join back on the key; the
-        # key (account_id, month) leaves no ties.
-        rev = revenue_months(ctx).filter(_.mrr > 0)
-        return rev.group_by("account_id").agg(
-            first_month=_.month.min(), first_mrr=_.mrr.argmin(_.month)
-        )
-
-    return ctx.memo("first_paid", build)
-
-
 def _new_logos(ctx: Context) -> Any:
     """New accounts per period: first paid month in the window, or created_at without revenue.
 
@@ -59,7 +45,7 @@ def _new_logos(ctx: Context) -> Any:
     account without revenue, the month of its created_at).
     """
     cal, months = ctx.cal, ctx.month_instants()
-    first = _first_paid(ctx)
+    first = first_paid(ctx)
     paid = first.join(
         cal, (first.first_month >= cal.w_start_date) & (first.first_month < cal.w_end_date)
     )
@@ -145,7 +131,7 @@ def referral_conversion(ctx: Context, m: MetricDef, basis: Basis) -> Work:
         ctx, ctx.source.table("advocacy_actions").filter(_.action_type == "referral"), "occurred_at"
     )
     months = ctx.month_instants()
-    first = _first_paid(ctx)
+    first = first_paid(ctx)
     first = first.join(months, first.first_month == months.m_month)
     first = first.select(ref_acc=first.account_id, first_start=first.m_start, first_end=first.m_end)
     x = acts.left_join(first, acts.referred_account_id == first.ref_acc)

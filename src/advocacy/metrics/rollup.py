@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
-from ibis import _
 
-from advocacy.metrics.context import Context
+from advocacy.metrics.context import Context, first_paid, revenue_months
 from advocacy.metrics.grouping import attach_group, drop_right
 from advocacy.metrics.spec import Family, MetricDef
 
@@ -141,13 +140,6 @@ def _survey_agg(ctx: Context, parts: set[str]) -> Any:
     return s.group_by(KEYS).agg(**aggs)
 
 
-def revenue_months(ctx: Context) -> Any:
-    """Revenue rows of known accounts up to as_of (a month counts once it has begun), whatever
-    the request filters: a referred account's first paid month is a fact about that account,
-    and readers that count revenue give rows their group, which applies the filters."""
-    return ctx.revenue.semi_join(ctx.known.select("account_id"), "account_id")
-
-
 def _revenue_agg(ctx: Context) -> Any:
     """Per account and period: MRR of the start and end months, the ARR weight, paid before.
 
@@ -165,8 +157,8 @@ def _revenue_agg(ctx: Context) -> Any:
         first_in_mrr=joined.mrr.argmin(joined.month, where=paying_in),
         start_month=joined.start_month.min(),
     )
-    first_paid = rev.filter(rev.mrr > 0).group_by("account_id").agg(first_paid=_.month.min())
-    per = drop_right(per.left_join(first_paid, "account_id"))
+    first = first_paid(ctx).select("account_id", first_paid="first_month")
+    per = drop_right(per.left_join(first, "account_id"))
     return per.select(
         *KEYS,
         "mrr_start",
