@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -88,3 +89,31 @@ def test_over_asked_contacts_say_when_a_closed_period_can_still_rise(tmp_path: P
     )  # fmt: skip
     assert [row["value"] for row in json.loads(done.stdout)] == [0]
     assert "note: over_asked_contacts: 2025-Q4 can still rise" in done.stderr
+
+
+def test_the_table_view_says_which_tickets_a_median_still_waits_for(tmp_path: Path) -> None:
+    """A closed month's ticket medians move when its open tickets are answered or resolved."""
+    files = {
+        "accounts": "account_id,created_at\nA1,2024-01-01\n",
+        "tickets": (
+            "ticket_id,account_id,opened_at,first_response_at,resolved_at\n"
+            "t1,A1,2026-01-05T10:00:00,2026-01-05T12:00:00,2026-01-06T10:00:00\n"
+            "t2,A1,2026-01-07T10:00:00,2026-01-07T14:00:00,2026-02-20T10:00:00\n"
+            "t3,A1,2026-01-09T10:00:00,2026-02-03T10:00:00,\n"
+        ),
+    }
+    small_workspace(tmp_path, files).close()
+    args = [ADVOCACY, "-w", str(tmp_path / "ws"), "metrics", "first_response_hours",
+            "resolution_hours", "--period", "month", "--from", "2026-01-01", "--to", "2026-02-01"]  # fmt: skip
+    # On 31 January t3 has no answer and t2, t3 are unresolved; by 28 February only t3 is.
+    early = subprocess.run([*args, "--as-of", "2026-01-31"], capture_output=True, text=True,
+                           check=True, env={**os.environ, "COLUMNS": "200"}).stdout  # fmt: skip
+    lines = {line.split("│")[1].strip(): line for line in early.splitlines() if "hours" in line}
+    assert "1 unanswered" in lines["first_response_hours"]
+    assert "2 unresolved" in lines["resolution_hours"]
+    assert "3.0 h" in lines["first_response_hours"]  # the median of 2 h and 4 h
+    late = subprocess.run([*args, "--as-of", "2026-02-28"], capture_output=True, text=True,
+                          check=True, env={**os.environ, "COLUMNS": "200"}).stdout  # fmt: skip
+    lines = {line.split("│")[1].strip(): line for line in late.splitlines() if "hours" in line}
+    assert "unanswered" not in lines["first_response_hours"]
+    assert "1 unresolved" in lines["resolution_hours"]

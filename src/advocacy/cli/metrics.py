@@ -14,6 +14,8 @@ from advocacy.cli.output import Format, emit, stderr
 from advocacy.errors import UserError
 
 HEADLINE = ("advocacy_rate", "nps", "csat", "referral_rate", "reviews", "grr", "nrr")
+#: How the table view names a ticket median's tickets without a time yet (`extra.open_n`).
+OPEN_WORDS = {"first_response_hours": "unanswered", "resolution_hours": "unresolved"}
 
 
 def _filters(values: list[str]) -> dict[str, str]:
@@ -50,12 +52,18 @@ def readable(rows: pd.DataFrame, by: str | None) -> pd.DataFrame:
 
     units = [BY_NAME[m].unit.value if m in BY_NAME else "ratio" for m in rows["metric"]]
     flags = []
-    for low, partial, pending in zip(
-        rows["low_n"], rows["partial"], rows["pending_n"], strict=True
-    ):
+    for metric, low, partial, pending, extra in zip(
+        rows["metric"], rows["low_n"], rows["partial"], rows["pending_n"], rows["extra"],
+        strict=True,
+    ):  # fmt: skip
         marks = [m for m, on in (("low n", low), ("partial", partial)) if on]
         if pending:
             marks.append(f"{pending} pending")
+        # Tickets not yet answered (resolved) at as_of are outside a median that they will
+        # move once they are, even in a closed period (DESIGN §5 keeps them in extra.open_n).
+        open_n = json.loads(extra).get("open_n", 0) if isinstance(extra, str) else 0
+        if open_n:
+            marks.append(f"{open_n} {OPEN_WORDS.get(metric, 'open')}")
         flags.append(", ".join(marks))
     table = pd.DataFrame({"metric": rows["metric"], "period": rows["period_label"]})
     if by:
