@@ -44,29 +44,26 @@ class Workspace:
         )  # fmt: skip
         return import_files(self.store, self.settings, [Path(p) for p in paths], opts, progress)
 
-    def metrics(self, metrics: str | Sequence[str], **options: Any) -> pd.DataFrame:
+    def metrics(self, metrics: str | Sequence[str] | None = None, **options: Any) -> pd.DataFrame:
         """Metric rows (DESIGN §4). Example: ``ws.metrics("nps", by="segment", period="quarter")``.
 
         Options are those of `advocacy metrics`: by, period, start, end, window, basis, as_of,
-        filters (a dict), segment_as_of, include_surveys.
+        filters (a dict), segment_as_of, include_surveys, ci, compare. No metrics: the
+        headline set.
         """
         from advocacy.metrics.custom import custom_metrics
         from advocacy.metrics.engine import query
-        from advocacy.metrics.spec import MetricRequest
 
-        names = [metrics] if isinstance(metrics, str) else list(metrics)
-        request = MetricRequest.create(names, **options)
+        request = _request(metrics, options)
         extra = custom_metrics(self.settings.custom_metrics)
         return query(self.source(), self.settings, request, extra=extra)
 
-    def explain_metrics(self, metrics: str | Sequence[str], **options: Any) -> str:
+    def explain_metrics(self, metrics: str | Sequence[str] | None = None, **options: Any) -> str:
         """The SQL of the rollup those metrics share (options as for `metrics`)."""
         from advocacy.metrics.custom import custom_metrics
         from advocacy.metrics.engine import explain
-        from advocacy.metrics.spec import MetricRequest
 
-        names = [metrics] if isinstance(metrics, str) else list(metrics)
-        request = MetricRequest.create(names, **options)
+        request = _request(metrics, options)
         extra = custom_metrics(self.settings.custom_metrics)
         return explain(self.source(), self.settings, request, extra=extra)
 
@@ -243,6 +240,22 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _request(metrics: str | Sequence[str] | None, options: dict[str, Any]) -> Any:
+    """A MetricRequest from the Python API's arguments, refusing unknown options by name."""
+    import inspect
+
+    from advocacy.metrics.spec import HEADLINE, MetricRequest
+
+    allowed = set(inspect.signature(MetricRequest.create).parameters) - {"cls", "metrics"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise UserError(
+            f"unknown option(s) {', '.join(unknown)}; metrics takes {', '.join(sorted(allowed))}"
+        )
+    names = HEADLINE if metrics is None else [metrics] if isinstance(metrics, str) else metrics
+    return MetricRequest.create(list(names), **options)
 
 
 def _split_target(target: str | Path) -> tuple[Path, str | None]:

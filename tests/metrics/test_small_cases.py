@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from advocacy.errors import UserError
+from advocacy.metrics.context import build_context
+from advocacy.metrics.spec import MetricRequest
 from advocacy.workspace import Workspace
 from tests.cli import ADVOCACY
 from tests.metrics.helpers import canonical_frames, differences, small_workspace
@@ -79,7 +82,7 @@ def test_over_asked_contacts_say_when_a_closed_period_can_still_rise(tmp_path: P
     assert len(boot.attrs["notes"]) == 1
     settled = ws.metrics("over_asked_contacts", as_of=date(2026, 4, 30), **q4)
     assert settled["value"].tolist() == [1]
-    assert settled.attrs["notes"] == []
+    assert [n for n in settled.attrs["notes"] if n.startswith("over_asked")] == []
     ws.close()
     # The CLI says it on stderr in every format, and JSON keeps stdout to itself.
     done = subprocess.run(
@@ -117,3 +120,81 @@ def test_the_table_view_says_which_tickets_a_median_still_waits_for(tmp_path: Pa
     lines = {line.split("│")[1].strip(): line for line in late.splitlines() if "hours" in line}
     assert "unanswered" not in lines["first_response_hours"]
     assert "1 unresolved" in lines["resolution_hours"]
+
+
+@pytest.fixture
+def paying(tmp_path: Path) -> Workspace:
+    """Two accounts paying from October 2025 to August 2026; A2 answers NPS in June."""
+    months = [f"2025-{m:02d}-01" for m in (10, 11, 12)] + [f"2026-{m:02d}-01" for m in range(1, 9)]
+    revenue = "".join(f"{a},{m},100\n" for a in ("A1", "A2") for m in months)
+    files = {
+        "accounts": "account_id,segment,created_at\nA1,smb,2025-01-01\nA2,enterprise,2025-01-01\n",
+        "revenue": "account_id,month,mrr\n" + revenue,
+        "survey_responses": "response_id,account_id,survey,score,responded_at\nr1,A2,nps,9,2026-06-10\n",
+    }
+    return small_workspace(tmp_path, files)
+
+
+def test_no_rows_for_periods_not_begun_or_without_a_complete_month(paying: Workspace) -> None:
+    rows = paying.metrics(["grr", "logo_retention", "mrr_bridge"], period="month",
+                          start=date(2026, 6, 1), end=date(2027, 1, 1), as_of=date(2026, 8, 15))  # fmt: skip
+    # July is complete; August has begun but none of its months has ended; later months
+    # have not begun: they are left out with a note, not shown as 1.0 or 0.0.
+    assert sorted(set(rows["period_label"])) == ["2026-06", "2026-07"]
+    assert any("left out" in note for note in rows.attrs["notes"])
+    with pytest.raises(UserError, match="begins after as_of"):
+        paying.metrics(
+            "grr", start=date(2026, 10, 1), end=date(2027, 1, 1), as_of=date(2026, 8, 15)
+        )
+
+
+def test_ranges_given_by_one_end_and_mistyped_dates(paying: Workspace) -> None:
+    request = MetricRequest.create("grr", end=date(2026, 7, 1), as_of=date(2026, 8, 31))
+    ctx = build_context(paying.source(), paying.settings, request)
+    # Eight quarters ending at --to, the default length.
+    assert [p.label for p in ctx.periods] == [
+        f"{y}-Q{q}"
+        for y, q in [(2024, 3), (2024, 4)]
+        + [(2025, q) for q in range(1, 5)]
+        + [(2026, 1), (2026, 2)]
+    ]
+    late_from = paying.metrics(
+        "nps", start=date(2026, 6, 1), as_of=date(2026, 8, 31), period="month"
+    )
+    assert late_from["period_label"].tolist() == ["2026-06"]
+    for bad in ({"end": "9999-12-31"}, {"start": "0001-01-01"}, {"as_of": "9999-12-31"}):
+        with pytest.raises(UserError, match="outside"):
+            paying.metrics("grr", **bad)
+    with pytest.raises(UserError, match="at most"):
+        paying.metrics("grr", period="month", start="1900-01-01", as_of=date(2026, 8, 31))
+
+
+def test_filters_and_options_that_cannot_work_say_so(paying: Workspace) -> None:
+    none = paying.metrics("nps", filters={"segment": "SMB"}, as_of=date(2026, 8, 31))
+    assert none.empty
+    assert any(
+        "no account has that value (segment: enterprise, smb)" in n for n in none.attrs["notes"]
+    )
+    with pytest.raises(UserError, match="one value per column"):
+        paying.metrics("nps", filters={"segment": ["smb", "enterprise"]})
+    with pytest.raises(UserError, match="unknown option"):
+        paying.metrics("nps", filter={"segment": "smb"})
+    with pytest.raises(UserError, match="cannot be computed on the response basis"):
+        paying.explain_metrics("advocacy_rate", basis="response")
+    headline = paying.metrics(as_of=date(2026, 8, 31))
+    assert {"advocacy_rate", "nps", "grr"} <= set(headline["metric"])
+    twice = paying.metrics(["nps", "nps"], as_of=date(2026, 8, 31))
+    assert len(twice) == len(paying.metrics("nps", as_of=date(2026, 8, 31)))
+    stale = paying.metrics("nps", as_of=date(2026, 12, 31), start="2026-04-01")
+    assert any("after the latest data (2026-08-31)" in n for n in stale.attrs["notes"])
+    paying.close()
+    ws = str(paying.path)
+    done = subprocess.run([ADVOCACY, "-w", ws, "metrics", "nps", "--filter", "segment=smb",
+                           "--filter", "segment=enterprise"], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode != 0
+    assert "given twice" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = subprocess.run([ADVOCACY, "-w", ws, "metrics", "nps", "--explain", "--format", "json"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode != 0
+    assert "--explain prints SQL" in done.stderr

@@ -57,6 +57,8 @@ def cohorts_cmd(
         rows = cohort_curves(
             Source(ws.store.ibis()), ws.settings, measure=measure, by=by, as_of=as_of
         )
+    for note in rows.attrs.get("notes", []):  # on stderr: json and csv keep stdout clean
+        stderr.print(f"note: {note}")
     if fmt is not Format.TABLE:
         emit(rows, fmt)
         return

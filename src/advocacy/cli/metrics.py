@@ -12,8 +12,8 @@ import typer
 
 from advocacy.cli.output import Format, emit, stderr
 from advocacy.errors import UserError
+from advocacy.metrics.spec import HEADLINE
 
-HEADLINE = ("advocacy_rate", "nps", "csat", "referral_rate", "reviews", "grr", "nrr")
 #: How the table view names a ticket median's tickets without a time yet (`extra.open_n`).
 OPEN_WORDS = {"first_response_hours": "unanswered", "resolution_hours": "unresolved"}
 
@@ -24,6 +24,11 @@ def _filters(values: list[str]) -> dict[str, str]:
         column, sep, value = item.partition("=")
         if not sep or not column:
             raise UserError(f"--filter takes COL=VALUE, not '{item}'")
+        if column.strip() in out:
+            raise UserError(
+                f"--filter {column.strip()} is given twice: a filter keeps one value per column "
+                "(use --by to see every value)"
+            )
         out[column.strip()] = value.strip()
     return out
 
@@ -44,6 +49,16 @@ def _fmt(value: Any, unit: str) -> str:
             return f"{value:.1f} h"
         case _:
             return f"{value:,.0f}"
+
+
+def _fmt_delta(value: Any, unit: str) -> str:
+    """A change, always signed; a change in a share is in percentage points."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if unit == "fraction":
+        return f"{100 * value:+.1f} pp"
+    text = _fmt(abs(value), unit)
+    return ("-" if value < 0 else "+") + text
 
 
 def readable(rows: pd.DataFrame, by: str | None) -> pd.DataFrame:
@@ -77,8 +92,10 @@ def readable(rows: pd.DataFrame, by: str | None) -> pd.DataFrame:
     ]
     table["n"] = rows["n"]
     if "delta" in rows:
-        table["Δ"] = [_fmt(v, u) for v, u in zip(rows["delta"], units, strict=True)]
+        table["Δ"] = [_fmt_delta(v, u) for v, u in zip(rows["delta"], units, strict=True)]
         table["p"] = [f"{p:.3g}" if p == p else "" for p in rows["p_value"]]
+        if rows["q_value"].notna().any():  # --compare rest: Benjamini–Hochberg across groups
+            table["q"] = [f"{q:.3g}" if q == q else "" for q in rows["q_value"]]
     table["notes"] = flags
     return table
 
@@ -130,6 +147,8 @@ def metrics_cmd(
     }  # fmt: skip
     with ctx.obj.open() as ws:
         if explain:
+            if fmt is not Format.TABLE:
+                raise UserError("--explain prints SQL; --format json|csv does not apply to it")
             print(ws.explain_metrics(list(names or HEADLINE), **options))
             return
         rows = ws.metrics(list(names or HEADLINE), **options)

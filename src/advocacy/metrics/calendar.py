@@ -36,12 +36,12 @@ def add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
 
 
 def period_start(day: date, grain: str, fiscal_start_month: int) -> date:
     """The start of the period holding `day` (quarters and years follow the fiscal calendar)."""
-    size = _MONTHS[grain]
+    size = MONTHS_IN[grain]
     offset = (day.month - fiscal_start_month) % size if size > 1 else 0
     return add_months(date(day.year, day.month, 1), -offset)
 
@@ -64,7 +64,7 @@ def periods_between(
 ) -> list[Period]:
     """Periods covering [start, end), snapped outward to period boundaries."""
     tz = ZoneInfo(cal.timezone)
-    size = _MONTHS[grain]
+    size = MONTHS_IN[grain]
     first = period_start(start, grain, cal.fiscal_start_month)
     out = []
     cursor = first

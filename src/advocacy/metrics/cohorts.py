@@ -83,7 +83,9 @@ def cohort_curves(
     frame = _curves(rev, members, months, measure, last_index).to_pandas()
     if frame.empty:
         return out
-    return _finish(frame, by, measure, ctx.as_of)
+    curves = _finish(frame, by, measure, ctx.as_of)
+    curves.attrs["notes"] = [n for n in ctx.notes if n.startswith("--as-of")]
+    return curves
 
 
 def _index(month: date) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 import ibis
@@ -15,10 +15,12 @@ from ibis import _
 from advocacy.config import Settings
 from advocacy.errors import UserError
 from advocacy.metrics.calendar import (
+    MONTHS_IN,
     Period,
     add_months,
     default_range,
     end_of_day,
+    period_start,
     periods_between,
     utc_instant,
 )
@@ -78,6 +80,13 @@ class Context:
     def end_month(self, period: Period) -> date:
         """The end month of revenue metrics: the period's last month, or the last complete one."""
         return min(period.end_month, last_complete_month(self.as_of))
+
+    @property
+    def revenue_periods(self) -> list[str]:
+        """Labels of the periods whose window has a complete month by as_of: before its first
+        month ends, a period has no revenue change to measure (its end month would be its
+        start month), so revenue metrics have no row for it."""
+        return [p.label for p in self.periods if self.end_month(p) >= p.window_start_date]
 
     @property
     def known(self) -> Any:
@@ -361,29 +370,86 @@ def unbilled_accounts(ctx: Context) -> Any:
     return columns.anti_join(billed, "account_id")
 
 
-def build_context(source: Source, settings: Settings, request: MetricRequest) -> Context:
-    as_of = request.as_of or latest_data_date(source, settings)
+#: More periods than this in one request is a mistyped range, not a report.
+MAX_PERIODS = 600
+#: An explicit as_of this many days past the latest data gets a note.
+STALE_DAYS = 31
+
+
+def build_context(
+    source: Source, settings: Settings, request: MetricRequest, *, lead: int = 0
+) -> Context:
+    """The request's periods and as_of; `lead` periods before the range are added in front
+    (`--compare previous` needs the period before the first)."""
     notes: list[str] = []
-    start, end = request.start, request.end
-    if start is None or end is None:
-        d_start, d_end = default_range(as_of, request.grain.value, settings.calendar)
-        start, end = start or d_start, end or d_end
-    if start >= end:
-        raise UserError("--from must be before --to (the range is [from, to))")
-    periods = periods_between(
-        start, end, request.grain.value, settings.calendar, ttm=request.window is Window.TTM
-    )
+    as_of = request.as_of or latest_data_date(source, settings)
+    if request.as_of is not None:
+        latest = latest_data_date(source, settings, required=False)
+        # Data a few days old is normal; a month without any is worth saying.
+        if latest is not None and as_of > latest + timedelta(days=STALE_DAYS):
+            notes.append(
+                f"--as-of {as_of} is after the latest data ({latest}): windows and months up to "
+                "as_of count as complete, so what happened after the data ends counts as nothing"
+            )
+    grain, cal = request.grain.value, settings.calendar
+    start, end = _range(request, as_of, grain, cal)
+    # Periods that begin after as_of have nothing in them yet: the range ends with as_of's.
+    last = add_months(period_start(as_of, grain, cal.fiscal_start_month), MONTHS_IN[grain])
+    if end > last:
+        if start >= last:
+            raise UserError(
+                f"the range [{start}, {end}) begins after as_of {as_of}: nothing to measure yet"
+            )
+        notes.append(f"periods beginning after as_of {as_of} left out: the range ends {last}")
+        end = last
+    first = period_start(start, grain, cal.fiscal_start_month)
+    count = ((end.year - first.year) * 12 + end.month - first.month) / MONTHS_IN[grain]
+    if count > MAX_PERIODS:
+        raise UserError(
+            f"the range holds about {count:.0f} {grain}s; ask for at most {MAX_PERIODS} (a "
+            "shorter range or a longer --period)"
+        )
+    periods = periods_between(start, end, grain, cal, ttm=request.window is Window.TTM)
     if periods and (periods[0].start_date != start or periods[-1].end_date != end):
         notes.append(
-            f"range snapped to {request.grain.value} boundaries: [{periods[0].start_date}, {periods[-1].end_date})"
+            f"range snapped to {grain} boundaries: [{periods[0].start_date}, {periods[-1].end_date})"
         )
+    if lead and periods:
+        before = add_months(periods[0].start_date, -lead * MONTHS_IN[grain])
+        periods = periods_between(before, end, grain, cal, ttm=request.window is Window.TTM)
     return Context(
         source.for_request(), settings, request, periods, as_of,
         end_of_day(as_of, settings.calendar), notes,
     )  # fmt: skip
 
 
-def latest_data_date(source: Source, settings: Settings) -> date:
+def _range(request: MetricRequest, as_of: date, grain: str, cal: Any) -> tuple[date, date]:
+    """[from, to) with the defaults of DESIGN §4: the last 8 complete quarters before as_of;
+    8 quarters ending at --to when only --to is given; --from to the last complete quarter
+    (or to as_of, when --from is later) when only --from is."""
+    start, end = request.start, request.end
+    if start is None and end is None:
+        return default_range(as_of, grain, cal)
+    if start is None:
+        assert end is not None
+        last_quarter = period_start(end - timedelta(days=1), "quarter", cal.fiscal_start_month)
+        start = add_months(last_quarter, -21)
+    if end is None:
+        end = default_range(as_of, grain, cal)[1]
+        if start >= end:
+            end = add_months(period_start(as_of, grain, cal.fiscal_start_month), MONTHS_IN[grain])
+    if start >= end:
+        raise UserError(f"--from {start} must be before --to {end} (the range is [from, to))")
+    return start, end
+
+
+@overload
+def latest_data_date(source: Source, settings: Settings) -> date: ...
+@overload
+def latest_data_date(source: Source, settings: Settings, *, required: bool) -> date | None: ...
+
+
+def latest_data_date(source: Source, settings: Settings, *, required: bool = True) -> date | None:
     """as_of when none is given: the latest event timestamp (or end of the latest revenue month)."""
     stamps = []
     for table, column in (("survey_responses", "responded_at"), ("advocacy_actions", "occurred_at"),
@@ -400,7 +466,12 @@ def latest_data_date(source: Source, settings: Settings) -> date:
                 datetime.combine(add_months(m, 1), datetime.min.time()) - timedelta(seconds=1)
             )
     if not stamps:
-        raise UserError("there is no data to compute on yet: import some files first")
+        if not required:
+            return None
+        raise UserError(
+            "there is no dated data yet (survey responses, advocacy actions, tickets, asks or "
+            "revenue): import some, or give --as-of"
+        )
     latest = max(stamps)
     tz = settings.calendar.timezone
     return pd.Timestamp(latest).tz_localize("UTC").tz_convert(tz).date()

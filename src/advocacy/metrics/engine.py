@@ -181,13 +181,22 @@ def query(
 ) -> pd.DataFrame:
     """Compute the request's metrics; one row per metric × period × group (and total)."""
     metrics = [get_metric(name, extra) for name in request.metrics]
-    ctx = build_context(source, settings, request)
+    # --compare previous also computes the period before the range, to compare the first with.
+    lead = 1 if request.compare == "previous" else 0
+    ctx = build_context(source, settings, request, lead=lead)
+    active = None
     try:
         frames = [_rows(ctx, m, b, f) for m, b, f in _compute(ctx, metrics)]
+        if not any(len(f) for f in frames) and request.filters:
+            ctx.notes.extend(_unmatched_filters(ctx))
+        if request.compare == "rest":
+            active = ctx.population_groups()  # counts are compared per active account
     finally:
         ctx.release()
     if not frames:
-        return pd.DataFrame(columns=ROW_FIELDS)
+        empty = pd.DataFrame(columns=ROW_FIELDS)
+        empty.attrs["notes"] = ctx.notes
+        return empty
     result = pd.concat(frames, ignore_index=True)
     for col in ("value", "numerator", "denominator", "ci_low", "ci_high"):
         result[col] = pd.to_numeric(result[col], errors="coerce").astype("float64")
@@ -202,10 +211,29 @@ def query(
     }
     if request.compare == "previous":
         result = compare_previous(result, request.by, settings.stats.confidence)
+        first = ctx.periods[lead].start_date if len(ctx.periods) > lead else None
+        result = result[result["period_start"] >= first].reset_index(drop=True)
     elif request.compare == "rest":
         assert request.by is not None
-        result = compare_rest(result, request.by, settings.stats.confidence)
+        result = compare_rest(result, request.by, settings.stats.confidence, active)
     return result
+
+
+def _unmatched_filters(ctx: Context) -> list[str]:
+    """Notes naming each filter no known account matches, with values that do occur."""
+    notes = []
+    for column, value in ctx.request.filters:
+        known = ctx.known
+        values = known[column].cast("string")
+        if int(known.filter(values == value).count().execute()):
+            continue
+        seen = sorted(
+            str(v)
+            for v in values.name("v").as_table().distinct().limit(21).to_pandas()["v"].dropna()
+        )
+        listed = ", ".join(seen[:20]) + (", …" if len(seen) > 20 else "")
+        notes.append(f"--filter {column}={value}: no account has that value ({column}: {listed})")
+    return notes
 
 
 def explain(
@@ -217,6 +245,8 @@ def explain(
 ) -> str:
     """The SQL of the request's shared rollup (the scan every metric then aggregates)."""
     metrics = [get_metric(name, extra) for name in request.metrics]
+    for m in metrics:
+        _basis(request, m)  # refuse what `query` would refuse
     ctx = build_context(source, settings, request)
     rollup_metrics = [m for m in metrics if m.family in ROLLUP_FAMILIES]
     try:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from advocacy.errors import UserError
+
+#: What `advocacy metrics` and `ws.metrics()` show when no metric is named.
+HEADLINE = ("advocacy_rate", "nps", "csat", "referral_rate", "reviews", "grr", "nrr")
 
 
 class Grain(StrEnum):
@@ -137,7 +140,8 @@ class MetricRequest:
         filters: dict[str, str] | None = None, segment_as_of: str = "period_start",
         include_surveys: bool = False, ci: str = "analytic", compare: str | None = None,
     ) -> MetricRequest:  # fmt: skip
-        names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        # The same metric named twice is computed (and shown) once.
+        names = tuple(dict.fromkeys((metrics,) if isinstance(metrics, str) else metrics))
         if not names:
             raise UserError("name at least one metric (see `advocacy metrics --list`)")
         if segment_as_of not in ("period_start", "current"):
@@ -157,7 +161,7 @@ class MetricRequest:
             window=_enum(Window, window, "--window"),
             basis=None if basis is None else _enum(Basis, basis, "--basis"),
             as_of=parse_day(as_of, "--as-of"),
-            filters=tuple(sorted((filters or {}).items())),
+            filters=_filters(filters),
             segment_as_of=segment_as_of,
             include_surveys=include_surveys,
             ci=ci,
@@ -173,13 +177,41 @@ def _enum(kind: type[StrEnum], value: str, flag: str) -> Any:
         raise UserError(f"{flag} must be one of {allowed}, not '{value}'") from None
 
 
+def _filters(filters: Any) -> tuple[tuple[str, str], ...]:
+    """`{column: value}` with text values: accounts' columns are compared as text."""
+    if filters is None:
+        return ()
+    if not isinstance(filters, dict):
+        raise UserError("filters must be a dict of account column → value, e.g. {'segment': 'smb'}")
+    out = []
+    for column, value in filters.items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise UserError(
+                f"filter {column}: one value per column (text or a number), not {value!r}"
+            )
+        out.append((str(column), str(value)))
+    return tuple(sorted(out))
+
+
+#: Dates outside these years are a typo, not a range anyone measures.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def parse_day(value: date | str | None, flag: str) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{flag} must be a date like 2026-01-31, not '{value}'") from None
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value))
+        except ValueError:
+            raise UserError(f"{flag} must be a date like 2026-01-31, not '{value}'") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise UserError(f"{flag} {day} is outside {FIRST_DAY} … {LAST_DAY}")
+    return day
 
 
 def fingerprint(definition: dict[str, Any]) -> str:
