@@ -106,3 +106,44 @@ def differences(
             if not same:
                 problems.append(f"{key} {col}: {x} != {y}")
     return problems
+
+
+#: The row fields two runs of one definition must agree on.
+ROW_FIELDS = ["value", "numerator", "denominator", "n", "ci_low", "ci_high", "pending_n", "extra"]
+
+
+def same_value(a: object, b: object) -> bool:
+    if pd.isna(a) and pd.isna(b):  # type: ignore[call-overload]
+        return True
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0)  # type: ignore[arg-type]
+
+
+def row_differences(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    keys: list[str],
+    names: tuple[str, str],
+    *,
+    as_text: tuple[str, ...] = (),
+) -> list[str]:
+    """Every row only one side has and every field (`ROW_FIELDS`, then `as_text` compared as
+    text) the two sides disagree on, matched on `keys`."""
+    a, b = names
+    merged = left.merge(right, on=keys, how="outer", suffixes=(f"_{a}", f"_{b}"), indicator=True)
+    problems = []
+    for row in merged.to_dict("records"):
+        where = " ".join(str(row[k]) for k in keys)
+        if row["_merge"] != "both":
+            problems.append(f"{where}: only in the {row['_merge']} rows")
+            continue
+        problems += [
+            f"{where} {f}: {a} {row[f'{f}_{a}']}, {b} {row[f'{f}_{b}']}"
+            for f in ROW_FIELDS if not same_value(row[f"{f}_{a}"], row[f"{f}_{b}"])
+        ]  # fmt: skip
+        problems += [
+            f"{where} {f}: {a} {row[f'{f}_{a}']}, {b} {row[f'{f}_{b}']}"
+            for f in as_text if str(row[f"{f}_{a}"]) != str(row[f"{f}_{b}"])
+        ]  # fmt: skip
+    return problems

@@ -17,8 +17,7 @@ import pyarrow.parquet as pq
 
 from advocacy.demo import GeneratedCompany
 from advocacy.metrics.catalog import CATALOG
-from tests.metrics.helpers import Company
-from tests.metrics.test_filters import FIELDS, _same
+from tests.metrics.helpers import Company, row_differences
 
 #: Each table's fact time: rows at or after the cutoff did not exist yet.
 HAPPENED = {
@@ -90,26 +89,9 @@ def test_a_later_run_with_as_of_gives_the_numbers_of_that_day(
             ws.import_files([path], table=table)
         cut = ws.metrics(names, **options)
     later = company.ws.metrics(names, **options)
-    merged = later.merge(
-        cut, on=["metric", "period_label", "segment"], how="outer", suffixes=("_later", "_then"),
-        indicator=True,
-    )  # fmt: skip
-    problems = []
-    for row in merged.to_dict("records"):
-        where = f"{row['metric']} {row['period_label']} {row['segment']}"
-        if row["_merge"] != "both":
-            problems.append(f"{where}: only in the {row['_merge']} rows")
-            continue
-        problems += [
-            f"{where} {f}: later {row[f + '_later']}, then {row[f + '_then']}"
-            for f in FIELDS
-            if not _same(row[f + "_later"], row[f + "_then"])
-        ]
-        problems += [
-            f"{where} {f}: later {row[f + '_later']}, then {row[f + '_then']}"
-            for f in ("fingerprint", "as_of", "partial")
-            if str(row[f + "_later"]) != str(row[f + "_then"])
-        ]
+    keys = ["metric", "period_label", "segment"]
+    problems = row_differences(later, cut, keys, ("later", "then"),
+                               as_text=("fingerprint", "as_of", "partial"))  # fmt: skip
     assert not problems, "\n".join(problems[:20])
     # The cut removed facts the later run had to ignore, in the measured tables.
     whole = company.ws.query(

@@ -4,21 +4,8 @@ metric: a filter chooses the accounts whose rows count, never the facts about ot
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from advocacy.metrics.catalog import CATALOG
-from tests.metrics.helpers import Company
-
-FIELDS = ["value", "numerator", "denominator", "n", "ci_low", "ci_high", "pending_n", "extra"]
-
-
-def _same(a: object, b: object) -> bool:
-    if pd.isna(a) and pd.isna(b):  # type: ignore[call-overload]
-        return True
-    if isinstance(a, str) or isinstance(b, str):
-        return a == b
-    return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=0))  # type: ignore[arg-type]
+from tests.metrics.helpers import Company, row_differences
 
 
 def test_a_filter_gives_the_group_row_of_every_metric(company: Company) -> None:
@@ -31,21 +18,11 @@ def test_a_filter_gives_the_group_row_of_every_metric(company: Company) -> None:
     problems = []
     for segment in segments:
         filtered = company.ws.metrics(names, filters={"segment": segment}, as_of=company.as_of)
-        group = grouped[grouped["segment"] == segment]
-        merged = group.merge(
-            filtered, on=["metric", "period_label"], how="outer", suffixes=("_by", "_filter"),
-            indicator=True,
-        )  # fmt: skip
-        for row in merged.to_dict("records"):
-            where = f"{row['metric']} {row['period_label']} {segment}"
-            if row["_merge"] != "both":
-                problems.append(f"{where}: only in the {row['_merge']} rows")
-                continue
-            problems += [
-                f"{where} {f}: --by {row[f + '_by']}, --filter {row[f + '_filter']}"
-                for f in FIELDS
-                if not _same(row[f + "_by"], row[f + "_filter"])
-            ]
+        group = grouped[grouped["segment"] == segment].drop(columns="segment")
+        problems += [
+            f"{segment}: {p}"
+            for p in row_differences(group, filtered, ["metric", "period_label"], ("by", "filter"))
+        ]
     assert not problems, "\n".join(problems[:20])
     # The comparison reached the metrics that read other accounts' facts.
     referral = grouped[grouped["metric"].isin(["referral_conversion_rate", "referral_new_arr"])]
