@@ -12,7 +12,6 @@ import typer
 
 from advocacy.cli.output import Format, emit, stderr
 from advocacy.errors import UserError
-from advocacy.metrics.spec import HEADLINE
 
 #: How the table view names a ticket median's tickets without a time yet (`extra.open_n`).
 OPEN_WORDS = {"first_response_hours": "unanswered", "resolution_hours": "unresolved"}
@@ -149,9 +148,9 @@ def metrics_cmd(
         if explain:
             if fmt is not Format.TABLE:
                 raise UserError("--explain prints SQL; --format json|csv does not apply to it")
-            print(ws.explain_metrics(list(names or HEADLINE), **options))
+            print(ws.explain_metrics(names or None, **options))
             return
-        rows = ws.metrics(list(names or HEADLINE), **options)
+        rows = ws.metrics(names or None, **options)
     for note in rows.attrs.get("notes", []):  # on stderr: json and csv keep stdout clean
         stderr.print(f"note: {note}")
     if fmt is not Format.TABLE:

@@ -63,6 +63,7 @@ def cohort_curves(
     ctx = build_context(source, settings, request)
     out = _empty(by, measure)
     out.attrs["as_of"] = ctx.as_of
+    out.attrs["notes"] = ctx.notes
     known = ctx.accounts.filter(_.created_at < ctx.cutoff)
     if by is not None and by != REFERRED and by not in known.columns:
         raise UserError(f"--by {by}: accounts have no such column; {_dimensions(known)}")
@@ -84,7 +85,7 @@ def cohort_curves(
     if frame.empty:
         return out
     curves = _finish(frame, by, measure, ctx.as_of)
-    curves.attrs["notes"] = [n for n in ctx.notes if n.startswith("--as-of")]
+    curves.attrs["notes"] = ctx.notes
     return curves
 
 

@@ -115,7 +115,8 @@ def compare_rest(
         total = frame[frame[by].isna()]
         groups = frame[frame[by].notna()]
         if kind not in ("proportion", "count"):
-            skipped += [] if str(metric) in skipped else [str(metric)]
+            if str(metric) not in skipped:
+                skipped.append(str(metric))
             continue
         if total.empty or groups.empty:
             continue

@@ -383,10 +383,11 @@ def build_context(
     (`--compare previous` needs the period before the first)."""
     notes: list[str] = []
     as_of = request.as_of or latest_data_date(source, settings)
-    if request.as_of is not None:
+    # Data a few days old is normal; a month without any is worth saying.
+    recent = as_of - timedelta(days=STALE_DAYS)
+    if request.as_of is not None and not _has_data_since(source, settings, recent):
         latest = latest_data_date(source, settings, required=False)
-        # Data a few days old is normal; a month without any is worth saying.
-        if latest is not None and as_of > latest + timedelta(days=STALE_DAYS):
+        if latest is not None:
             notes.append(
                 f"--as-of {as_of} is after the latest data ({latest}): windows and months up to "
                 "as_of count as complete, so what happened after the data ends counts as nothing"
@@ -443,6 +444,26 @@ def _range(request: MetricRequest, as_of: date, grain: str, cal: Any) -> tuple[d
     return start, end
 
 
+#: The dated facts whose latest timestamp is the default as_of (revenue months aside).
+DATED = (("survey_responses", "responded_at"), ("advocacy_actions", "occurred_at"),
+         ("tickets", "opened_at"), ("asks", "asked_at"), ("ask_outcomes", "at"))  # fmt: skip
+
+
+def _has_data_since(source: Source, settings: Settings, day: date) -> bool:
+    """Whether any dated fact (or revenue month) reaches `day`: a filtered LIMIT 1 per table,
+    which skips whole blocks by their min/max, instead of a max() scan on every request."""
+    since = utc_instant(day, ZoneInfo(settings.calendar.timezone))
+    for table, column in DATED:
+        if source.has(table):
+            t = source.table(table)
+            if int(t.filter(t[column] >= since).limit(1).count().execute()):
+                return True
+    if source.has("revenue"):  # a month is data through its last day
+        t = source.table("revenue")
+        return bool(int(t.filter(t.month >= day.replace(day=1)).limit(1).count().execute()))
+    return False
+
+
 @overload
 def latest_data_date(source: Source, settings: Settings) -> date: ...
 @overload
@@ -452,8 +473,7 @@ def latest_data_date(source: Source, settings: Settings, *, required: bool) -> d
 def latest_data_date(source: Source, settings: Settings, *, required: bool = True) -> date | None:
     """as_of when none is given: the latest event timestamp (or end of the latest revenue month)."""
     stamps = []
-    for table, column in (("survey_responses", "responded_at"), ("advocacy_actions", "occurred_at"),
-                          ("tickets", "opened_at"), ("asks", "asked_at"), ("ask_outcomes", "at")):  # fmt: skip
+    for table, column in DATED:
         if source.has(table):
             value = source.table(table)[column].max().execute()
             if value is not None and not pd.isna(value):

@@ -135,6 +135,8 @@ def _rows(ctx: Context, metric: MetricDef, basis: Basis, frame: pd.DataFrame) ->
     )
     if _is_count(metric):
         frame = _with_zero_rows(ctx, frame)
+    if metric.family in REVENUE_CHANGE:
+        frame = frame[frame["period_label"].isin(ctx.revenue_periods)]
     rows = periods.merge(frame, on="period_label", how="inner")
     if not _is_count(metric):
         # No row iff the population is empty: no units, settled or pending.
@@ -160,6 +162,10 @@ def _rows(ctx: Context, metric: MetricDef, basis: Basis, frame: pd.DataFrame) ->
 
 def _is_count(metric: MetricDef) -> bool:
     return metric.unit.value in ("count", "currency") and metric.family.value != "bridge"
+
+
+#: Metrics of a change in revenue over the period: no row before one of its months has ended.
+REVENUE_CHANGE = (Family.RETENTION, Family.BRIDGE)
 
 
 def _with_zero_rows(ctx: Context, frame: pd.DataFrame) -> pd.DataFrame:
@@ -211,7 +217,7 @@ def query(
     }
     if request.compare == "previous":
         result = compare_previous(result, request.by, settings.stats.confidence)
-        first = ctx.periods[lead].start_date if len(ctx.periods) > lead else None
+        first = ctx.periods[lead].start_date  # the lead period was only for comparing
         result = result[result["period_start"] >= first].reset_index(drop=True)
     elif request.compare == "rest":
         assert request.by is not None
@@ -222,8 +228,8 @@ def query(
 def _unmatched_filters(ctx: Context) -> list[str]:
     """Notes naming each filter no known account matches, with values that do occur."""
     notes = []
+    known = ctx.known
     for column, value in ctx.request.filters:
-        known = ctx.known
         values = known[column].cast("string")
         if int(known.filter(values == value).count().execute()):
             continue

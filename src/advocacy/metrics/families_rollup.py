@@ -184,7 +184,6 @@ def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     if part == "logo":
         g = yield request(base, n=_.count(), x=(_.mrr_end > 0).ifelse(1, 0).sum())
         g = yield from _add_dated_retention(ctx, g)
-        g = g[g.period_label.isin(ctx.revenue_periods)]
         lo, hi = iv.wilson(f64(g, "x"), f64(g, "n"), conf)
         return result(
             g, value=ratio(g.x, g.n), numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
@@ -193,7 +192,6 @@ def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     y = _.mrr_start.cast("float64")
     g = yield request(base, n=_.count(), sx=x.sum(), sy=y.sum(), sxx=(x * x).sum(),
                       syy=(y * y).sum(), sxy=(x * y).sum())  # fmt: skip
-    g = g[g.period_label.isin(ctx.revenue_periods)]
     value, lo, hi = iv.delta_ratio(g, conf)
     return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi)
 
@@ -230,7 +228,6 @@ def mrr_bridge(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
         end=_.mrr_end.sum(),
         **{p: _[p].sum() for p in parts},
     )
-    g = g[g.period_label.isin(ctx.revenue_periods)]
     extra = [
         {"start": row.start, **{p: getattr(row, p) for p in parts}, "end": row.end}
         for row in g.itertuples()
