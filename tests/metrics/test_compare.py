@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
-from scipy.stats import binomtest
+from scipy.stats import binomtest, norm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from advocacy.errors import UserError
 from advocacy.metrics.compare import check_same_definition
+from advocacy.workspace import Workspace, init_workspace
+from tests.cli import ADVOCACY
 from tests.metrics.helpers import Company, small_workspace
 
 START, END = date(2025, 1, 1), date(2026, 10, 1)
@@ -101,6 +108,26 @@ def test_previous_is_the_period_just_before_not_the_last_row(tmp_path: Path) -> 
     assert np.isnan(by_month.loc["2026-01", "delta"])  # no responses in December either
     assert np.isnan(by_month.loc["2026-03", "delta"])  # February has no row
     assert by_month.loc["2026-04", "delta"] == pytest.approx(0.0 - 100.0)
+    table = subprocess.run(
+        [ADVOCACY, "-w", str(tmp_path / "ws"), "metrics", "nps", "--period", "month", "--from",
+         "2026-01-01", "--to", "2026-05-01", "--as-of", "2026-06-30", "--compare", "previous"],
+        capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "200"},
+    ).stdout  # fmt: skip
+    april = next(line for line in table.splitlines() if "2026-04" in line)
+    assert [cell.strip() for cell in april.split("│")][6] == "-100.0"  # points, signed once
+
+
+def test_previous_on_the_arr_basis_compares_dollar_weighted_shares_by_their_se(
+    company: Company,
+) -> None:
+    """An ARR-weighted share is a ratio of dollars: z on the difference of the two estimates
+    with their delta-method SEs, not a two-proportion test on dollars as if they were counts."""
+    rows = company.ws.metrics("advocacy_rate", basis="arr", start=START, end=END,
+                              as_of=company.as_of, compare="previous")  # fmt: skip
+    cur, prev = rows.iloc[-1], rows.iloc[-2]
+    z = (cur.value - prev.value) / np.hypot(_se(cur), _se(prev))
+    assert cur.p_value == pytest.approx(2 * norm.sf(abs(z)), rel=1e-9)
+    assert cur.p_value > 1e-6  # dollars as counts gave p ≈ 0 for a shift of a few points
 
 
 def test_rest_compares_counts_per_active_account(company: Company) -> None:
@@ -123,5 +150,75 @@ def test_rest_compares_counts_per_active_account(company: Company) -> None:
         assert g["p_value"] == pytest.approx(expected, rel=1e-6)
         checked += 1
     assert checked >= 2
-    assert period[period.metric == "nps"]["delta"].isna().all()
-    assert any("nps have no comparison" in note for note in rows.attrs["notes"])
+    assert period[period.metric == "nps"]["delta"].notna().all() or period.segment.isna().any()
+
+
+# --compare rest against the rest computed as a group of its own: the same company with an
+# account column `side` = "in" for the segment's accounts, "out" for everyone else. The rest row
+# is derived from total − group sums; the "out" group is computed directly. They must agree.
+REST_METRICS = {
+    "response": ["nps", "promoter_share", "csat", "csat_mean", "review_rating", "say_do_gap",
+                 "referral_conversion_rate", "ask_acceptance_rate", "referrals"],
+    "logo": ["nps", "detractor_share", "advocacy_rate", "logo_retention", "nps_coverage"],
+    "arr": ["nps", "csat", "advocacy_rate", "grr", "nrr"],
+}  # fmt: skip
+SEGMENT = "mid_market"
+
+
+@pytest.fixture(scope="module")
+def sided(company: Company, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    folder = tmp_path_factory.mktemp("sided")
+    accounts = pd.concat(pd.read_parquet(p) for p in company.generated.files["accounts"])
+    accounts["side"] = np.where(accounts["segment"] == SEGMENT, "in", "out")
+    (folder / "accounts").mkdir()
+    accounts.to_parquet(folder / "accounts" / "part-00000.parquet")
+    ws = init_workspace(folder / "ws")
+    for table, parts in company.generated.files.items():
+        ws.import_files([folder / "accounts" if table == "accounts" else parts[0].parent],
+                        table=table)  # fmt: skip
+    yield ws
+    ws.close()
+
+
+def _se(row: pd.Series) -> float:
+    return float(row.ci_high - row.ci_low) / (2 * norm.ppf(0.975))
+
+
+@pytest.mark.parametrize("ci", ["analytic", "bootstrap"])
+@pytest.mark.parametrize("basis", ["response", "logo", "arr"])
+def test_rest_equals_the_rest_computed_as_a_group(
+    company: Company, sided: Workspace, basis: str, ci: str
+) -> None:
+    names = REST_METRICS[basis]
+    if ci == "bootstrap":
+        names = names[:3]
+    options: dict[str, Any] = {
+        "start": START, "end": END, "as_of": company.as_of, "ci": ci, "segment_as_of": "current",
+        "basis": None if basis == "response" else basis,
+    }  # fmt: skip
+    rows = company.ws.metrics(names, by="segment", compare="rest", **options)
+    direct = sided.metrics(names, by="side", **options)
+    mine = rows[rows.segment == SEGMENT].set_index(["metric", "period_label"])
+    out = direct[direct.side == "out"].set_index(["metric", "period_label"])
+    inside = direct[direct.side == "in"].set_index(["metric", "period_label"])
+    checked = 0
+    for key, row in mine.iterrows():
+        assert row.value == pytest.approx(inside.loc[key, "value"], rel=1e-9, nan_ok=True)
+        if key not in out.index or np.isnan(row.value):
+            assert np.isnan(row.delta)
+            continue
+        other = out.loc[key]
+        if key[0] == "referrals":  # counts: per active account, tested above
+            continue
+        assert row.delta == pytest.approx(row.value - other.value, rel=1e-9, abs=1e-12)
+        if key[0] in ("referral_conversion_rate", "ask_acceptance_rate", "advocacy_rate",
+                      "logo_retention", "nps_coverage") and basis != "arr":  # fmt: skip
+            _, p = proportions_ztest([row.numerator, other.numerator],
+                                     [row.denominator, other.denominator])  # fmt: skip
+        else:
+            z = (row.value - other.value) / np.hypot(_se(row), _se(other))
+            p = 2 * norm.sf(abs(z))
+        assert row.p_value == pytest.approx(p, rel=1e-6, abs=1e-12), key
+        checked += 1
+    assert checked >= 4 * len(names) // 2
+    assert not any("have no comparison" in note for note in rows.attrs["notes"])

@@ -42,6 +42,19 @@ def test_a_custom_metric_equals_its_builtin_twin(custom: Company, mine: str, bui
     assert set(ours.fingerprint).isdisjoint(twin.fingerprint)
 
 
+@pytest.mark.parametrize("compare", ["previous", "rest"])
+def test_a_custom_metric_is_compared_like_its_builtin_twin(custom: Company, compare: str) -> None:
+    options = {"by": "segment", "start": START, "end": END, "as_of": custom.as_of,
+               "compare": compare}  # fmt: skip
+    ours = custom.ws.metrics("my_referral_rate", **options)
+    twin = custom.ws.metrics("referral_rate", **options)
+    compared = ["delta", "delta_ci_low", "delta_ci_high", "p_value", "q_value"]
+    assert ours[compared].notna().any().any()
+    assert ours[compared].fillna(-1).to_numpy() == pytest.approx(
+        twin[compared].fillna(-1).to_numpy(), rel=1e-12
+    )
+
+
 def test_a_two_type_rate_lies_between_its_parts(custom: Company) -> None:
     options = {"start": START, "end": END, "as_of": custom.as_of}
     both = custom.ws.metrics("review_or_case_study_rate", **options).set_index("period_start")[

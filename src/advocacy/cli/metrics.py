@@ -56,7 +56,7 @@ def _fmt_delta(value: Any, unit: str) -> str:
         return "—"
     if unit == "fraction":
         return f"{100 * value:+.1f} pp"
-    text = _fmt(abs(value), unit)
+    text = _fmt(abs(value), unit).lstrip("+")  # points are already signed
     return ("-" if value < 0 else "+") + text
 
 

@@ -20,8 +20,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from advocacy.metrics.grouping import GROUP_KEYS
+from advocacy.metrics.grouping import REPLICATE_TAG as _TAG
 
-_TAG = "\x1f"  # separates a group from its replicate number inside `grp`
 _CHUNK = 50  # replicates replayed together (memory: chunk × per-account rows)
 Floats = npt.NDArray[np.float64]
 

@@ -3,6 +3,7 @@ guard that refuses to compare results of different definitions (DESIGN §4–5).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,9 @@ from scipy.stats import norm
 
 from advocacy.errors import UserError
 from advocacy.metrics import stats
-from advocacy.metrics.catalog import BY_NAME
 from advocacy.metrics.context import ALL
+from advocacy.metrics.frames import f64
+from advocacy.metrics.spec import Basis, Interval, MetricDef, Unit
 
 OVERLAP_NOTE = (
     "period-over-period comparisons treat the two periods as independent samples; the same "
@@ -23,8 +25,7 @@ DELTA = ["delta", "delta_ci_low", "delta_ci_high", "p_value", "q_value"]
 
 def _se(rows: pd.DataFrame, conf: float) -> np.ndarray[Any, np.dtype[np.float64]]:
     z = float(norm.ppf(0.5 + conf / 2))
-    lo = rows["ci_low"].to_numpy(dtype="float64", na_value=np.nan)
-    hi = rows["ci_high"].to_numpy(dtype="float64", na_value=np.nan)
+    lo, hi = f64(rows, "ci_low"), f64(rows, "ci_high")
     se: np.ndarray[Any, np.dtype[np.float64]] = (hi - lo) / (2 * z)
     return se
 
@@ -32,9 +33,13 @@ def _se(rows: pd.DataFrame, conf: float) -> np.ndarray[Any, np.dtype[np.float64]
 def _pairwise(a: pd.DataFrame, b: pd.DataFrame, kind: str, conf: float) -> pd.DataFrame:
     """delta = a − b with an interval and p-value by the metric's kind."""
     out = pd.DataFrame(index=a.index)
-    out["delta"] = a["value"].to_numpy(dtype="float64") - b["value"].to_numpy(dtype="float64")
-    x1, n1 = a["numerator"].to_numpy(dtype="float64"), a["denominator"].to_numpy(dtype="float64")
-    x2, n2 = b["numerator"].to_numpy(dtype="float64"), b["denominator"].to_numpy(dtype="float64")
+    out["delta"] = f64(a, "value") - f64(b, "value")
+    x1, n1, x2, n2 = (
+        f64(a, "numerator"),
+        f64(a, "denominator"),
+        f64(b, "numerator"),
+        f64(b, "denominator"),
+    )
     if kind == "proportion":
         lo, hi = stats.newcombe_diff(x1, n1, x2, n2, conf)
         p = stats.two_proportion_z(x1, n1, x2, n2)
@@ -42,13 +47,7 @@ def _pairwise(a: pd.DataFrame, b: pd.DataFrame, kind: str, conf: float) -> pd.Da
         lo = hi = np.full(len(a), np.nan)
         p = stats.poisson_conditional_test(x1, np.ones(len(a)), x2, np.ones(len(a)))
     elif kind == "estimate":
-        cmp = stats.diff_z(
-            a["value"].to_numpy(dtype="float64"),
-            _se(a, conf),
-            b["value"].to_numpy(dtype="float64"),
-            _se(b, conf),
-            conf,
-        )
+        cmp = stats.diff_z(f64(a, "value"), _se(a, conf), f64(b, "value"), _se(b, conf), conf)
         lo, hi, p = cmp.lo, cmp.hi, cmp.p_value
     else:
         lo = hi = p = np.full(len(a), np.nan)
@@ -56,18 +55,25 @@ def _pairwise(a: pd.DataFrame, b: pd.DataFrame, kind: str, conf: float) -> pd.Da
     return out
 
 
-def _kind(metric: str) -> str:
-    m = BY_NAME.get(metric)
-    if m is None or m.interval.value in ("none", "order statistic (distribution-free)"):
+def compare_kind(metric: MetricDef, basis: Basis) -> str:
+    """How instances of the metric are compared (DESIGN §5): a share of countable units
+    (Newcombe and the two-proportion z), a count (exact conditional Poisson), an estimate with a
+    standard error (z on the difference: NPS, means, ratios, cluster-adjusted and ARR-weighted
+    shares), or nothing (no interval to compare with)."""
+    interval = metric.interval
+    if interval in (Interval.NONE, Interval.ORDER_STATISTIC):
         return "none"
-    if m.unit.value == "count":
+    if metric.unit is Unit.COUNT:
         return "count"
-    if m.interval.value == "wilson" and m.unit.value == "fraction":
+    # An ARR-weighted share counts dollars, not units: its delta-method SE, not Newcombe.
+    if interval is Interval.WILSON and metric.unit is Unit.FRACTION and basis is not Basis.ARR:
         return "proportion"
     return "estimate"
 
 
-def compare_previous(rows: pd.DataFrame, by: str | None, conf: float) -> pd.DataFrame:
+def compare_previous(
+    rows: pd.DataFrame, by: str | None, conf: float, kinds: dict[str, str]
+) -> pd.DataFrame:
     """Each row against the same metric and group in the period just before (the one ending
     where it starts); where that period has no row, there is nothing to compare."""
     keys = ["metric"] + ([by] if by else [])
@@ -90,7 +96,7 @@ def compare_previous(rows: pd.DataFrame, by: str | None, conf: float) -> pd.Data
         cur, before = rows.loc[idx][has], prev.loc[idx][has]
         if len(cur):
             result.loc[cur.index, DELTA[:4]] = _pairwise(
-                cur, before, _kind(str(metric)), conf
+                cur, before, kinds.get(str(metric), "none"), conf
             ).to_numpy()
     result.attrs = dict(rows.attrs)
     result.attrs.setdefault("notes", []).append(OVERLAP_NOTE)
@@ -98,47 +104,71 @@ def compare_previous(rows: pd.DataFrame, by: str | None, conf: float) -> pd.Data
 
 
 def compare_rest(
-    rows: pd.DataFrame, by: str, conf: float, active: pd.DataFrame | None = None
+    rows: pd.DataFrame,
+    rest: pd.DataFrame,
+    by: str,
+    conf: float,
+    kinds: dict[str, str],
+    active: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Each group against the rest of the population (total − group), Benjamini–Hochberg q.
+    """Each group against the rest of the population, Benjamini–Hochberg q across groups.
 
-    Proportions: Newcombe and the two-proportion z. Counts: the group's count against what
-    it would be at the rest's rate per active account (`active`: period_label, grp,
-    active_n, the total under `ALL`), with the exact conditional Poisson test. Other kinds
-    get no comparison, and a note names them."""
+    `rest` holds, per group row, the metric computed over everyone else (the families'
+    own arithmetic on total − group sums, `grouping.with_rest`). Proportions: Newcombe and the
+    two-proportion z; estimates: z on the difference of the two with their SEs. Counts: the
+    group's count against what it would be at the rest's rate per active account (`active`:
+    period_label, grp, active_n, the total under `ALL`), with the exact conditional Poisson
+    test. Metrics without an interval get no comparison, and a note names them."""
     result = rows.copy()
     for col in DELTA:
         result[col] = np.nan
+    keys = ["metric", "period_label", by]
+    computed = set(rest["metric"])  # a metric whose sums give no rest has no rest rows at all
+    rest = rest.assign(**{by: rest[by].astype(str)}).drop_duplicates(keys).set_index(keys)
     skipped: list[str] = []
     for (metric, period), frame in rows.groupby(["metric", "period_label"], sort=False):
-        kind = _kind(str(metric))
-        total = frame[frame[by].isna()]
+        kind = kinds.get(str(metric), "none")
         groups = frame[frame[by].notna()]
-        if kind not in ("proportion", "count"):
-            if str(metric) not in skipped:
-                skipped.append(str(metric))
+        if groups.empty:
             continue
-        if total.empty or groups.empty:
-            continue
-        rest = groups.copy()
-        for col in ("numerator", "denominator"):
-            rest[col] = float(total[col].iloc[0]) - groups[col].astype("float64")
         if kind == "count":
-            d = _count_against_rest(groups, rest, _exposures(active, period, groups[by]))
+            total = frame[frame[by].isna()]
+            if total.empty:
+                continue
+            others = groups.copy()
+            others["numerator"] = float(total["numerator"].iloc[0]) - f64(groups, "numerator")
+            d = _count_against_rest(groups, others, _exposures(active, period, groups[by]))
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rest["value"] = rest["numerator"] / rest["denominator"].where(
-                    rest["denominator"] > 0
-                )
-            d = _pairwise(groups, rest, kind, conf)
+            at = pd.MultiIndex.from_arrays(
+                [groups["metric"], groups["period_label"], groups[by].astype(str)]
+            )
+            others = rest.reindex(at).set_axis(groups.index)
+            others.loc[_other_scale(groups, others), "value"] = np.nan
+            if kind == "none" or str(metric) not in computed:
+                if str(metric) not in skipped:
+                    skipped.append(str(metric))
+                continue
+            d = _pairwise(groups, others, kind, conf)
+            d.loc[others["value"].isna().to_numpy(), ["delta", *DELTA[1:4]]] = np.nan
         d["q_value"] = stats.benjamini_hochberg(d["p_value"].to_numpy(dtype="float64"))
         result.loc[groups.index, DELTA] = d[DELTA].to_numpy()
     if skipped:
         result.attrs.setdefault("notes", []).append(
-            f"--compare rest compares proportions and counts; {', '.join(skipped)} "
-            "have no comparison with the rest"
+            f"--compare rest: {', '.join(skipped)} have no comparison with the rest "
+            "(no test for a median or a metric without an interval)"
         )
     return result
+
+
+def _other_scale(groups: pd.DataFrame, others: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """Rows whose rest is on another scale than the group (csat_mean: native vs 0–1)."""
+
+    def scale(extra: Any) -> Any:
+        return json.loads(extra).get("scale") if isinstance(extra, str) else None
+
+    mine = [scale(e) for e in groups["extra"]]
+    theirs = [scale(e) for e in others["extra"]]
+    return np.array([a != b for a, b in zip(mine, theirs, strict=True)], dtype=bool)
 
 
 def _exposures(active: pd.DataFrame | None, period: Any, groups: pd.Series) -> np.ndarray[Any, Any]:
@@ -158,8 +188,7 @@ def _count_against_rest(
     groups: pd.DataFrame, rest: pd.DataFrame, exposure: np.ndarray[Any, Any]
 ) -> pd.DataFrame:
     """delta = the group's count − its count at the rest's rate per active account."""
-    x1 = groups["numerator"].to_numpy(dtype="float64")
-    x2 = rest["numerator"].to_numpy(dtype="float64")
+    x1, x2 = f64(groups, "numerator"), f64(rest, "numerator")
     e1, e2 = exposure[:, 0], exposure[:, 1]
     ok = (e1 > 0) & (e2 > 0)
     out = pd.DataFrame(index=groups.index)

@@ -15,11 +15,11 @@ from advocacy.config import Settings
 from advocacy.errors import UserError
 from advocacy.metrics.bootstrap import NotBootstrappable, Replay, bootstrap_interval
 from advocacy.metrics.catalog import get_metric
-from advocacy.metrics.compare import compare_previous, compare_rest
+from advocacy.metrics.compare import compare_kind, compare_previous, compare_rest
 from advocacy.metrics.context import ALL, Context, build_context
 from advocacy.metrics.families_events import EVENT_FAMILIES
 from advocacy.metrics.families_rollup import ROLLUP_FAMILIES
-from advocacy.metrics.grouping import Work, run, run_all
+from advocacy.metrics.grouping import Work, rest_of, run, run_all
 from advocacy.metrics.rollup import build_rollup
 from advocacy.metrics.source import Source
 from advocacy.metrics.spec import Basis, Family, MetricDef, MetricRequest, fingerprint
@@ -151,12 +151,17 @@ def _rows(ctx: Context, metric: MetricDef, basis: Basis, frame: pd.DataFrame) ->
     ]
     by = ctx.request.by
     if by is not None:
-        rows[by] = [None if g == ALL else g for g in rows["grp"]]
+        rest = [rest_of(g) for g in rows["grp"]]  # --compare rest: "everyone but the group"
+        rows[by] = [
+            r if r is not None else None if g == ALL else g
+            for r, g in zip(rest, rows["grp"], strict=True)
+        ]
+        rows["_rest"] = [r is not None for r in rest]
         rows["_total"] = rows[by].isna()
         rows = rows.sort_values(["_order", "_total", by], kind="stable")
     else:
         rows = rows.sort_values("_order", kind="stable")
-    cols = ROW_FIELDS[:4] + ([by] if by else []) + ROW_FIELDS[4:]
+    cols = ROW_FIELDS[:4] + ([by] if by else []) + ROW_FIELDS[4:] + (["_rest"] if by else [])
     return rows[cols].reset_index(drop=True)
 
 
@@ -204,6 +209,11 @@ def query(
         empty.attrs["notes"] = ctx.notes
         return empty
     result = pd.concat(frames, ignore_index=True)
+    rest = None
+    if "_rest" in result:
+        rest = result[result["_rest"].astype(bool)].drop(columns="_rest")
+        result = result[~result["_rest"].astype(bool)].drop(columns="_rest")
+        result = result.reset_index(drop=True)
     for col in ("value", "numerator", "denominator", "ci_low", "ci_high"):
         result[col] = pd.to_numeric(result[col], errors="coerce").astype("float64")
     result["n"] = pd.to_numeric(result["n"], errors="coerce").fillna(0).astype("int64")
@@ -215,13 +225,15 @@ def query(
         fingerprint(definition(ctx, m, _basis(request, m))): definition(ctx, m, _basis(request, m))
         for m in metrics
     }
+    kinds = {m.name: compare_kind(m, _basis(request, m)) for m in metrics}
     if request.compare == "previous":
-        result = compare_previous(result, request.by, settings.stats.confidence)
+        result = compare_previous(result, request.by, settings.stats.confidence, kinds)
         first = ctx.periods[lead].start_date  # the lead period was only for comparing
         result = result[result["period_start"] >= first].reset_index(drop=True)
     elif request.compare == "rest":
         assert request.by is not None
-        result = compare_rest(result, request.by, settings.stats.confidence, active)
+        assert rest is not None
+        result = compare_rest(result, rest, request.by, settings.stats.confidence, kinds, active)
     return result
 
 

@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from advocacy.metrics.context import ALL, Context
 
 GROUP_KEYS = ["period_label", "grp"]
+#: Separates a group from a bootstrap replicate's number inside `grp` (metrics/bootstrap.py).
+REPLICATE_TAG = "\x1f"
+#: `grp` of the row holding "everyone but group g" (REST + g), made under `--compare rest`.
+REST = "\x1erest\x1e"
 #: Aggregates whose total over all groups follows from the groups' own values.
 _FROM_GROUPS = {"Sum": "sum", "CountStar": "sum", "Count": "sum", "Min": "min", "Max": "max"}
 
@@ -122,7 +127,9 @@ def aggregate_many(ctx: Context, requests: list[Agg]) -> list[pd.DataFrame]:
                 offset += len(names)
                 part = rows[[*GROUP_KEYS, *columns]].set_axis([*GROUP_KEYS, *names], axis=1)
                 part = part.reset_index(drop=True)
-                out[i] = _with_group_totals(part, combine) if ctx.request.by is not None else part
+                out[i] = (
+                    _with_group_totals(ctx, part, combine) if ctx.request.by is not None else part
+                )
     return [out[i] for i in range(len(requests))]
 
 
@@ -155,7 +162,8 @@ def aggregate(ctx: Context, table: Any, **aggs: Any) -> pd.DataFrame:
     replay = ctx.replay
     if replay is not None and replay.replaying:
         replayed: pd.DataFrame = replay.replay()
-        return replayed
+        combine = _combinable(table, aggs) if _wants_rest(ctx) else None
+        return replayed if combine is None else with_rest(replayed, combine)
     frame = _grouped_with_totals(ctx, table, aggs)
     if replay is not None:
         if "account_id" not in table.columns:
@@ -177,11 +185,12 @@ def _grouped_with_totals(ctx: Context, table: Any, aggs: dict[str, Any]) -> pd.D
         out: pd.DataFrame = with_totals(ctx, table).group_by(GROUP_KEYS).agg(**aggs).to_pandas()
         return out
     groups: pd.DataFrame = table.group_by(GROUP_KEYS).agg(**aggs).to_pandas()
-    return _with_group_totals(groups, combine)
+    return _with_group_totals(ctx, groups, combine)
 
 
-def _with_group_totals(groups: pd.DataFrame, combine: dict[str, str]) -> pd.DataFrame:
-    """The group rows and, per period, the total row computed from them."""
+def _with_group_totals(ctx: Context, groups: pd.DataFrame, combine: dict[str, str]) -> pd.DataFrame:
+    """The group rows and, per period, the total row computed from them (and, under
+    `--compare rest`, each group's rest)."""
     by_period = groups.groupby("period_label", sort=False)
     totals = pd.DataFrame(
         {
@@ -191,7 +200,43 @@ def _with_group_totals(groups: pd.DataFrame, combine: dict[str, str]) -> pd.Data
         }
     ).reset_index()
     totals["grp"] = ALL
-    return pd.concat([groups, totals[groups.columns]], ignore_index=True)
+    out = pd.concat([groups, totals[groups.columns]], ignore_index=True)
+    return with_rest(out, combine) if _wants_rest(ctx) else out
+
+
+def _wants_rest(ctx: Context) -> bool:
+    return ctx.request.compare == "rest" and ctx.request.by is not None
+
+
+def with_rest(frame: pd.DataFrame, combine: dict[str, str]) -> pd.DataFrame:
+    """Add, per group row, the row of everyone else (`grp` = REST + group): its sums are the
+    total's minus the group's, since each unit is in one group. Its minima and maxima are the
+    total's, the only bound the groups give. Families then compute the rest's value and
+    interval with their own arithmetic, which is what `--compare rest` compares against.
+    Bootstrap replicates (tagged groups) get rests within their replicate."""
+    if frame.empty:
+        return frame
+    parts = frame["grp"].astype(str).str.partition(REPLICATE_TAG)
+    key = (frame["period_label"].astype(str) + REPLICATE_TAG + parts[2]).to_numpy()
+    is_total = (parts[0] == ALL).to_numpy()
+    groups: pd.DataFrame = frame.loc[~is_total]
+    totals = frame.loc[is_total].set_axis(key[is_total]).reindex(key[~is_total])
+    rest = groups.copy()
+    for column, how in combine.items():
+        total = totals[column].to_numpy(dtype="float64", na_value=np.nan)
+        if how == "sum":
+            rest[column] = total - groups[column].to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            rest[column] = total
+    # A replicate's tag stays at the end of `grp`, where bootstrap looks for it.
+    rest["grp"] = [REST + str(g) for g in groups["grp"]]
+    return pd.concat([frame, rest], ignore_index=True)
+
+
+def rest_of(grp: Any) -> str | None:
+    """The group whose rest this row is, or None for group and total rows."""
+    text = str(grp)
+    return text[len(REST) :] if text.startswith(REST) else None
 
 
 def _combinable(table: Any, aggs: dict[str, Any]) -> dict[str, str] | None:
