@@ -198,3 +198,16 @@ def test_filters_and_options_that_cannot_work_say_so(paying: Workspace) -> None:
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode != 0
     assert "--explain prints SQL" in done.stderr
+
+
+def test_groups_of_a_numeric_dimension_are_in_numeric_order(tmp_path: Path) -> None:
+    files = {
+        "accounts": (
+            "account_id,employees,created_at\nA1,100,2024-01-01\nA2,20,2024-01-01\n"
+            "A3,,2024-01-01\nA4,9,2024-01-01\n"
+        ),
+    }
+    ws = small_workspace(tmp_path, files)
+    rows = ws.metrics("advocacy_rate", by="employees", start=START, end=END, as_of=AS_OF)
+    ws.close()
+    assert list(rows["employees"].fillna("(all)")) == ["9", "20", "100", "(none)", "(all)"]

@@ -102,6 +102,10 @@ class Context:
         if self._accounts is None:
             accounts = self.known
             for column, value in self.request.filters:
+                if column == "cohort" and column not in accounts.columns:
+                    labels = cohort_labels(self, self.known)
+                    accounts = accounts.semi_join(labels.filter(_.cohort == value), "account_id")
+                    continue
                 if column not in accounts.columns:
                     raise UserError(f"--filter {column}=…: accounts have no column '{column}'")
                 accounts = accounts.filter(accounts[column].cast("string") == value)
@@ -318,10 +322,12 @@ def first_paid(ctx: Context) -> Any:
     return ctx.memo("first_paid", build)
 
 
-def cohort_labels(ctx: Context) -> Any:
-    """(account_id, cohort): fiscal quarter of the first paid month, else of created_at."""
+def cohort_labels(ctx: Context, accounts: Any = None) -> Any:
+    """(account_id, cohort) of `accounts` (the request's by default): fiscal quarter of the
+    first paid month, else of created_at."""
     first = first_paid(ctx).select("account_id", "first_month")
-    accounts = ctx.accounts.select("account_id", "created_at").left_join(first, "account_id")
+    accounts = (ctx.accounts if accounts is None else accounts).select("account_id", "created_at")
+    accounts = accounts.left_join(first, "account_id")
     day = ibis.coalesce(accounts.first_month.cast("date"), accounts.created_at.date())
     fm = ctx.settings.calendar.fiscal_start_month - 1
     shifted = day.year() * 12 + day.month() - 1 - fm

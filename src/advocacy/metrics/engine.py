@@ -16,7 +16,7 @@ from advocacy.errors import UserError
 from advocacy.metrics.bootstrap import NotBootstrappable, Replay, bootstrap_interval
 from advocacy.metrics.catalog import get_metric
 from advocacy.metrics.compare import compare_kind, compare_previous, compare_rest
-from advocacy.metrics.context import ALL, Context, build_context
+from advocacy.metrics.context import ALL, NONE_GROUP, Context, build_context, cohort_labels
 from advocacy.metrics.families_events import EVENT_FAMILIES
 from advocacy.metrics.families_rollup import ROLLUP_FAMILIES
 from advocacy.metrics.grouping import Work, rest_of, run, run_all
@@ -158,11 +158,25 @@ def _rows(ctx: Context, metric: MetricDef, basis: Basis, frame: pd.DataFrame) ->
         ]
         rows["_rest"] = [r is not None for r in rest]
         rows["_total"] = rows[by].isna()
-        rows = rows.sort_values(["_order", "_total", by], kind="stable")
+        rows = rows.sort_values(["_order", "_total", by], kind="stable", key=_natural(by))
     else:
         rows = rows.sort_values("_order", kind="stable")
     cols = ROW_FIELDS[:4] + ([by] if by else []) + ROW_FIELDS[4:] + (["_rest"] if by else [])
     return rows[cols].reset_index(drop=True)
+
+
+def _natural(by: str) -> Callable[[pd.Series], pd.Series]:
+    """Sort key: a numeric dimension's groups by value (20 before 100), `(none)` last; others
+    as text."""
+
+    def key(column: pd.Series) -> pd.Series:
+        if column.name != by:
+            return column
+        named = column.notna() & (column != NONE_GROUP)
+        numbers = pd.to_numeric(column.where(named), errors="coerce")
+        return numbers if numbers[named].notna().all() and named.any() else column
+
+    return key
 
 
 def _is_count(metric: MetricDef) -> bool:
@@ -242,6 +256,8 @@ def _unmatched_filters(ctx: Context) -> list[str]:
     notes = []
     known = ctx.known
     for column, value in ctx.request.filters:
+        if column == "cohort" and column not in known.columns:
+            known = known.left_join(cohort_labels(ctx, ctx.known), "account_id")
         values = known[column].cast("string")
         if int(known.filter(values == value).count().execute()):
             continue
