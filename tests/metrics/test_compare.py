@@ -222,3 +222,18 @@ def test_rest_equals_the_rest_computed_as_a_group(
         checked += 1
     assert checked >= 4 * len(names) // 2
     assert not any("have no comparison" in note for note in rows.attrs["notes"])
+
+
+def test_rest_by_a_column_of_asks(company: Company) -> None:
+    """Ask metrics grouped by an ask column compare with the other asks (no account groups)."""
+    rows = company.ws.metrics(["ask_acceptance_rate", "ask_completion_rate"], by="ask_type",
+                              start=START, end=END, as_of=company.as_of, compare="rest")  # fmt: skip
+    period = rows[rows.period_start == rows.period_start.max()]
+    total = period[period.ask_type.isna()].set_index("metric")
+    groups = period[period.ask_type.notna()]
+    assert len(groups) >= 4
+    for _, g in groups.iterrows():
+        t = total.loc[g.metric]
+        _, p = proportions_ztest([g.numerator, t.numerator - g.numerator],
+                                 [g.denominator, t.denominator - g.denominator])  # fmt: skip
+        assert g.p_value == pytest.approx(p, rel=1e-9)

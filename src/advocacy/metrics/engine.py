@@ -210,11 +210,12 @@ def query(
     lead = 1 if request.compare == "previous" else 0
     ctx = build_context(source, settings, request, lead=lead)
     active = None
+    kinds = {m.name: compare_kind(m, _basis(request, m)) for m in metrics}
     try:
         frames = [_rows(ctx, m, b, f) for m, b, f in _compute(ctx, metrics)]
         if not any(len(f) for f in frames) and request.filters:
             ctx.notes.extend(_unmatched_filters(ctx))
-        if request.compare == "rest":
+        if request.compare == "rest" and "count" in kinds.values():
             active = ctx.population_groups()  # counts are compared per active account
     finally:
         ctx.release()
@@ -239,7 +240,6 @@ def query(
         fingerprint(definition(ctx, m, _basis(request, m))): definition(ctx, m, _basis(request, m))
         for m in metrics
     }
-    kinds = {m.name: compare_kind(m, _basis(request, m)) for m in metrics}
     if request.compare == "previous":
         result = compare_previous(result, request.by, settings.stats.confidence, kinds)
         first = ctx.periods[lead].start_date  # the lead period was only for comparing
