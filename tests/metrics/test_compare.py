@@ -12,9 +12,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import brentq
 from scipy.stats import binomtest, norm
+from scipy.stats import t as t_dist
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_confint,
+    proportions_ztest,
+)
 
 from advocacy.errors import UserError
 from advocacy.metrics.compare import check_same_definition
@@ -180,8 +186,46 @@ def sided(company: Company, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     ws.close()
 
 
+Z = float(norm.ppf(0.975))
+PROPORTIONS = ("referral_conversion_rate", "ask_acceptance_rate", "advocacy_rate",
+               "logo_retention", "nps_coverage", "detractor_share")  # fmt: skip
+CLUSTERED_SHARES = ("promoter_share", "csat", "say_do_gap")
+
+
 def _se(row: pd.Series) -> float:
-    return float(row.ci_high - row.ci_low) / (2 * norm.ppf(0.975))
+    """The SE of a normal interval (NPS, delta method) not clipped at the scale's ends."""
+    assert row.ci_low > -100  # clipped, the width would not give it
+    assert row.ci_high < 100
+    return float(row.ci_high - row.ci_low) / (2 * Z)
+
+
+def _se_t(row: pd.Series) -> float:
+    """The SE of a t interval on n − 1 degrees of freedom (review_rating)."""
+    return float(row.ci_high - row.ci_low) / (2 * t_dist.ppf(0.975, row.n - 1))
+
+
+def _se_share(row: pd.Series) -> float:
+    """A cluster-adjusted share: Wilson on n_eff responses; SE² = p(1 − p)/n_eff, n_eff found
+    from the interval with statsmodels' Wilson."""
+    p = row.numerator / row.denominator
+
+    def gap(m: float) -> float:
+        return float(proportion_confint(p * m, m, alpha=0.05, method="wilson")[1] - row.ci_high)
+
+    m = brentq(gap, 1.0, row.denominator * (1 + 1e-9), xtol=1e-12)
+    return float(np.sqrt(p * (1 - p) / m))
+
+
+def _expected_p(metric: str, basis: str, row: pd.Series, other: pd.Series) -> float:
+    if metric in PROPORTIONS and basis != "arr":
+        _, p = proportions_ztest([row.numerator, other.numerator],
+                                 [row.denominator, other.denominator])  # fmt: skip
+        return float(p)
+    se = {"review_rating": _se_t}.get(metric, _se_share if metric in CLUSTERED_SHARES else _se)
+    if basis == "arr":
+        se = _se
+    z = (row.value - other.value) / np.hypot(se(row), se(other))
+    return float(2 * norm.sf(abs(z)))
 
 
 @pytest.mark.parametrize("ci", ["analytic", "bootstrap"])
@@ -189,6 +233,9 @@ def _se(row: pd.Series) -> float:
 def test_rest_equals_the_rest_computed_as_a_group(
     company: Company, sided: Workspace, basis: str, ci: str
 ) -> None:
+    """Values and changes against the rest computed directly; p-values from SEs recovered
+    independently from each interval (analytic), or within (0, 1] (bootstrap: the replicates'
+    spread is not in the rows)."""
     names = REST_METRICS[basis]
     if ci == "bootstrap":
         names = names[:3]
@@ -211,17 +258,41 @@ def test_rest_equals_the_rest_computed_as_a_group(
         if key[0] == "referrals":  # counts: per active account, tested above
             continue
         assert row.delta == pytest.approx(row.value - other.value, rel=1e-9, abs=1e-12)
-        if key[0] in ("referral_conversion_rate", "ask_acceptance_rate", "advocacy_rate",
-                      "logo_retention", "nps_coverage") and basis != "arr":  # fmt: skip
-            _, p = proportions_ztest([row.numerator, other.numerator],
-                                     [row.denominator, other.denominator])  # fmt: skip
-        else:
-            z = (row.value - other.value) / np.hypot(_se(row), _se(other))
-            p = 2 * norm.sf(abs(z))
-        assert row.p_value == pytest.approx(p, rel=1e-6, abs=1e-12), key
+        if ci == "bootstrap":
+            assert 0 < row.p_value <= 1
+        elif key[0] != "csat_mean":  # its t has the responding accounts − 1 df, not in the rows
+            expected = _expected_p(str(key[0]), basis, row, other)
+            assert row.p_value == pytest.approx(expected, rel=1e-6, abs=1e-12), key
         checked += 1
     assert checked >= 4 * len(names) // 2
     assert not any("have no comparison" in note for note in rows.attrs["notes"])
+
+
+def test_a_clipped_nps_interval_does_not_shrink_the_test(tmp_path: Path) -> None:
+    """Ten promoters in a group: NPS 100 with its interval clipped at 100. The test uses the
+    estimate's SE (adjusted-Wald below n = 30), not half the clipped width."""
+    responses = "".join(f"r{i},A{i},nps,10,2026-02-0{1 + i % 9}\n" for i in range(10))
+    responses += "".join(f"s{i},B{i},nps,{i % 11},2026-02-0{1 + i % 9}\n" for i in range(40))
+    accounts = "".join(f"A{i},smb,2024-01-01\n" for i in range(10))
+    accounts += "".join(f"B{i},enterprise,2024-01-01\n" for i in range(40))
+    ws = small_workspace(tmp_path, {
+        "accounts": "account_id,segment,created_at\n" + accounts,
+        "survey_responses": "response_id,account_id,survey,score,responded_at\n" + responses,
+    })  # fmt: skip
+    rows = ws.metrics("nps", by="segment", start=date(2026, 1, 1), end=date(2026, 4, 1),
+                      as_of=date(2026, 6, 30), compare="rest").set_index("segment")  # fmt: skip
+    ws.close()
+    smb, ent = rows.loc["smb"], rows.loc["enterprise"]
+    assert smb.value == 100
+    assert smb.ci_high == 100
+    # Adjusted-Wald: 10 responses plus 3 (¾ promoter, ¾ detractor, 1½ passive).
+    n, p, d = 13.0, 10.75 / 13, 0.75 / 13
+    se_smb = 100 * np.sqrt((p + d - (p - d) ** 2) / n)
+    scores = np.array([i % 11 for i in range(40)])
+    s = np.where(scores >= 9, 1.0, np.where(scores <= 6, -1.0, 0.0))
+    se_ent = 100 * s.std(ddof=1) / np.sqrt(40)  # one response per account: iid × √(n/(n−1))
+    z = (smb.value - ent.value) / np.hypot(se_smb, se_ent)
+    assert smb.p_value == pytest.approx(2 * norm.sf(abs(z)), rel=1e-9)
 
 
 def test_rest_by_a_column_of_asks(company: Company) -> None:

@@ -140,4 +140,10 @@ def _with_percentiles(point: pd.DataFrame, draws: Floats, confidence: float) -> 
             low[j], high[j] = np.quantile(column, [alpha, 1 - alpha])
     out = point.copy()
     out["ci_low"], out["ci_high"] = low, high
+    if "se" in out:  # the replicates' spread, what --compare then tests a difference with
+        defined = ~np.isnan(low)
+        spread = np.full(draws.shape[1], np.nan)
+        for k in np.flatnonzero(defined):
+            spread[k] = np.std(draws[:, k][np.isfinite(draws[:, k])], ddof=1)
+        out["se"] = spread
     return out

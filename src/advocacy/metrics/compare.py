@@ -24,22 +24,24 @@ DELTA = ["delta", "delta_ci_low", "delta_ci_high", "p_value", "q_value"]
 
 
 def _se(rows: pd.DataFrame, conf: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Each estimate's standard error (`_se`, from the family's own variance or the bootstrap
+    replicates), else the one its interval implies."""
     z = float(norm.ppf(0.5 + conf / 2))
-    lo, hi = f64(rows, "ci_low"), f64(rows, "ci_high")
-    se: np.ndarray[Any, np.dtype[np.float64]] = (hi - lo) / (2 * z)
-    return se
+    implied: np.ndarray[Any, np.dtype[np.float64]] = (
+        f64(rows, "ci_high") - f64(rows, "ci_low")
+    ) / (2 * z)
+    if "_se" not in rows:
+        return implied
+    own = f64(rows, "_se")
+    return np.where(np.isnan(own), implied, own)
 
 
 def _pairwise(a: pd.DataFrame, b: pd.DataFrame, kind: str, conf: float) -> pd.DataFrame:
     """delta = a − b with an interval and p-value by the metric's kind."""
     out = pd.DataFrame(index=a.index)
     out["delta"] = f64(a, "value") - f64(b, "value")
-    x1, n1, x2, n2 = (
-        f64(a, "numerator"),
-        f64(a, "denominator"),
-        f64(b, "numerator"),
-        f64(b, "denominator"),
-    )
+    x1, n1 = f64(a, "numerator"), f64(a, "denominator")
+    x2, n2 = f64(b, "numerator"), f64(b, "denominator")
     if kind == "proportion":
         lo, hi = stats.newcombe_diff(x1, n1, x2, n2, conf)
         p = stats.two_proportion_z(x1, n1, x2, n2)
@@ -65,8 +67,12 @@ def compare_kind(metric: MetricDef, basis: Basis) -> str:
         return "none"
     if metric.unit is Unit.COUNT:
         return "count"
-    # An ARR-weighted share counts dollars, not units: its delta-method SE, not Newcombe.
-    if interval is Interval.WILSON and metric.unit is Unit.FRACTION and basis is not Basis.ARR:
+    # An ARR-weighted share counts dollars, not units: its delta-method SE, not Newcombe. On
+    # the logo basis a share of responses is one of accounts (each one's latest), unclustered.
+    units = interval is Interval.WILSON or (
+        interval is Interval.WILSON_CLUSTER and basis is Basis.LOGO
+    )
+    if units and metric.unit is Unit.FRACTION and basis is not Basis.ARR:
         return "proportion"
     return "estimate"
 
@@ -82,7 +88,8 @@ def compare_previous(
         "|".join("(total)" if v is None or v != v else str(v) for v in vals)
         for vals in rows[keys].itertuples(index=False)
     ]
-    earlier = rows[["_g", "period_end", "value", "numerator", "denominator", "ci_low", "ci_high"]]
+    earlier = rows[["_g", "period_end", "value", "numerator", "denominator", "ci_low", "ci_high",
+                    "_se"]]  # fmt: skip
     prev = rows[["_g", "period_start"]].merge(
         earlier.rename(columns={"period_end": "period_start"}), on=["_g", "period_start"],
         how="left",

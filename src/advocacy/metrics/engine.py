@@ -161,8 +161,9 @@ def _rows(ctx: Context, metric: MetricDef, basis: Basis, frame: pd.DataFrame) ->
         rows = rows.sort_values(["_order", "_total", by], kind="stable", key=_natural(by))
     else:
         rows = rows.sort_values("_order", kind="stable")
-    cols = ROW_FIELDS[:4] + ([by] if by else []) + ROW_FIELDS[4:] + (["_rest"] if by else [])
-    return rows[cols].reset_index(drop=True)
+    rows = rows.rename(columns={"se": "_se"})  # for --compare only, dropped from the result
+    cols = ROW_FIELDS[:4] + ([by] if by else []) + ROW_FIELDS[4:] + ["_se"]
+    return rows[cols + (["_rest"] if by else [])].reset_index(drop=True)
 
 
 def _natural(by: str) -> Callable[[pd.Series], pd.Series]:
@@ -229,7 +230,7 @@ def query(
         rest = result[result["_rest"].astype(bool)].drop(columns="_rest")
         result = result[~result["_rest"].astype(bool)].drop(columns="_rest")
         result = result.reset_index(drop=True)
-    for col in ("value", "numerator", "denominator", "ci_low", "ci_high"):
+    for col in ("value", "numerator", "denominator", "ci_low", "ci_high", "_se"):
         result[col] = pd.to_numeric(result[col], errors="coerce").astype("float64")
     result["n"] = pd.to_numeric(result["n"], errors="coerce").fillna(0).astype("int64")
     result["pending_n"] = (
@@ -248,7 +249,7 @@ def query(
         assert request.by is not None
         assert rest is not None
         result = compare_rest(result, rest, request.by, settings.stats.confidence, kinds, active)
-    return result
+    return result.drop(columns="_se")
 
 
 def _unmatched_filters(ctx: Context) -> list[str]:

@@ -177,17 +177,9 @@ def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Work:
     )
     g = yield request(per_acc, total=_.total.sum(), n=_.nc.sum(), x=_.y.sum(), clusters=(_.nc > 0).ifelse(1, 0).sum(),
                   yy=(_.y * _.y).sum(), yn=(_.y * _.nc).sum(), nn=(_.nc * _.nc).sum())  # fmt: skip
-    value, lo, hi = iv.share_clustered(g, ctx.settings.stats.confidence)
-    return result(
-        g,
-        value=value,
-        numerator=g.x,
-        denominator=g.n,
-        n=g.n,
-        pending_n=g.total - g.n,
-        ci_low=lo,
-        ci_high=hi,
-    )
+    value, lo, hi, se = iv.share_clustered(g, ctx.settings.stats.confidence)
+    return result(g, value=value, numerator=g.x, denominator=g.n, n=g.n, pending_n=g.total - g.n,
+                  ci_low=lo, ci_high=hi, se=se)  # fmt: skip
 
 
 def _asks(ctx: Context, *, surveys: bool) -> Any:

@@ -48,11 +48,10 @@ def _weighted_share(ctx: Context, act: Any, hit: Any, basis: Basis) -> Work:
         sx=(w * hit).sum(), sy=w.sum(), sxx=(w * hit * w * hit).sum(),
         syy=(w * w).sum(), sxy=(w * hit * w).sum(),
     )  # fmt: skip
-    value, lo, hi = iv.delta_ratio(g, conf)
+    value, lo, hi, se = iv.delta_ratio(g, conf)
     extra = [{"excluded_no_arr": int(e)} for e in g.excluded]
-    return result(
-        g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi, extra=extra
-    )
+    return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi,
+                  se=se, extra=extra)  # fmt: skip
 
 
 def _survey_rows(ctx: Context, r: Any, survey: str, basis: Basis) -> Any:
@@ -89,18 +88,16 @@ def _nps_result(ctx: Context, g: Frame, *, basis: Basis) -> Frame:
         f64(g, "active_n") if ctx.settings.stats.fpc == "auto" and "active_n" in g else None
     )
     if basis is Basis.ARR:
-        value, lo, hi = iv.delta_ratio(g, conf, scale=100.0, population=population)
+        value, lo, hi, se = iv.delta_ratio(g, conf, scale=100.0, population=population)
     elif basis is Basis.LOGO:
-        value, lo, hi = iv.nps_logo(g, conf, population)
+        value, lo, hi, se = iv.nps_logo(g, conf, population)
     else:
-        value, lo, hi = iv.nps(g, conf)
+        value, lo, hi, se = iv.nps(g, conf)
     if basis is Basis.ARR:
-        return result(
-            g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi
-        )
-    return result(
-        g, value=value, numerator=g.p - g.d, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi
-    )
+        return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo,
+                      ci_high=hi, se=se)  # fmt: skip
+    return result(g, value=value, numerator=g.p - g.d, denominator=g.n, n=g.n, ci_low=lo,
+                  ci_high=hi, se=se)  # fmt: skip
 
 
 _BAND = {"promoter": "nps_prom", "detractor": "nps_det", "satisfied": "csat_sat"}
@@ -116,8 +113,9 @@ def survey_share(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
         nc = _[f"{survey}_n"]
         g = yield request(rows, n=nc.sum(), x=y.sum(), clusters=_.count(),
                           yy=(y * y).sum(), yn=(y * nc).sum(), nn=(nc * nc).sum())  # fmt: skip
-        value, lo, hi = iv.share_clustered(g, ctx.settings.stats.confidence)
-        return result(g, value=value, numerator=g.x, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi)
+        value, lo, hi, se = iv.share_clustered(g, ctx.settings.stats.confidence)
+        return result(g, value=value, numerator=g.x, denominator=g.n, n=g.n, ci_low=lo,
+                      ci_high=hi, se=se)  # fmt: skip
     last = _last_band(survey, band)
     w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
     return (
@@ -151,13 +149,12 @@ def survey_mean(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     s = np.where(native, g.s_native, g.s_norm)
     q = np.where(native, g.q_native, g.q_norm)
     sn = np.where(native, g.sn_native, g.sn_norm)
-    value, lo, hi = iv.mean_clustered(
+    value, lo, hi, se = iv.mean_clustered(
         s, q, sn, f64(g, "nn"), f64(g, "n"), f64(g, "clusters"), ctx.settings.stats.confidence
     )
     extra = [{"scale": "native" if nat else "normalised 0–1"} for nat in native]
-    return result(
-        g, value=value, numerator=s, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi, extra=extra
-    )
+    return result(g, value=value, numerator=s, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi,
+                  se=se, extra=extra)  # fmt: skip
 
 
 def event_count(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
@@ -171,8 +168,11 @@ def event_count(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
 def review_rating(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     rows = r.filter(r.rating_n > 0)
     g = yield request(rows, n=_.rating_n.sum(), s=_.rating_sum.sum(), q=_.rating_sq.sum())
-    value, lo, hi = iv.mean_t(f64(g, "s"), f64(g, "q"), f64(g, "n"), ctx.settings.stats.confidence)
-    return result(g, value=value, numerator=g.s, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi)
+    value, lo, hi, se = iv.mean_t(
+        f64(g, "s"), f64(g, "q"), f64(g, "n"), ctx.settings.stats.confidence
+    )
+    return result(g, value=value, numerator=g.s, denominator=g.n, n=g.n, ci_low=lo, ci_high=hi,
+                  se=se)  # fmt: skip
 
 
 def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
@@ -192,8 +192,9 @@ def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     y = _.mrr_start.cast("float64")
     g = yield request(base, n=_.count(), sx=x.sum(), sy=y.sum(), sxx=(x * x).sum(),
                       syy=(y * y).sum(), sxy=(x * y).sum())  # fmt: skip
-    value, lo, hi = iv.delta_ratio(g, conf)
-    return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi)
+    value, lo, hi, se = iv.delta_ratio(g, conf)
+    return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi,
+                  se=se)  # fmt: skip
 
 
 def _add_dated_retention(ctx: Context, g: Frame) -> Work:

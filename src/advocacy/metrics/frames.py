@@ -18,6 +18,7 @@ RESULT = [
     "ci_low",
     "ci_high",
     "extra",
+    "se",  # the estimate's standard error, for --compare; not a row field of DESIGN §4
 ]
 
 
@@ -32,7 +33,7 @@ def result(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
     """A frame with the standard result columns, defaults filled."""
     out = pd.DataFrame({"period_label": frame["period_label"], "grp": frame["grp"]})
     defaults: dict[str, Any] = {"pending_n": 0, "ci_low": np.nan, "ci_high": np.nan, "extra": None,
-                                "numerator": np.nan, "denominator": np.nan}  # fmt: skip
+                                "numerator": np.nan, "denominator": np.nan, "se": np.nan}  # fmt: skip
     for name in RESULT[2:]:
         value = columns.get(name, defaults.get(name))
         out[name] = value if not isinstance(value, pd.Series) else value.to_numpy()
