@@ -12,6 +12,7 @@ order from a fixed seed: the same on every backend and every re-run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -141,9 +142,8 @@ def _with_percentiles(point: pd.DataFrame, draws: Floats, confidence: float) -> 
     out = point.copy()
     out["ci_low"], out["ci_high"] = low, high
     if "se" in out:  # the replicates' spread, what --compare then tests a difference with
-        defined = ~np.isnan(low)
-        spread = np.full(draws.shape[1], np.nan)
-        for k in np.flatnonzero(defined):
-            spread[k] = np.std(draws[:, k][np.isfinite(draws[:, k])], ddof=1)
-        out["se"] = spread
+        with warnings.catch_warnings():  # a row without finite replicates gets NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            spread = np.nanstd(np.where(np.isfinite(draws), draws, np.nan), axis=0, ddof=1)
+        out["se"] = np.where(np.isnan(low), np.nan, spread)
     return out

@@ -100,12 +100,8 @@ class Context:
         """The known accounts with the request filters applied (current values): the accounts
         whose rows the metrics count."""
         if self._accounts is None:
-            accounts = self.known
+            accounts = with_cohort(self, self.known)
             for column, value in self.request.filters:
-                if column == "cohort" and column not in accounts.columns:
-                    labels = cohort_labels(self, self.known)
-                    accounts = accounts.semi_join(labels.filter(_.cohort == value), "account_id")
-                    continue
                 if column not in accounts.columns:
                     raise UserError(f"--filter {column}=…: accounts have no column '{column}'")
                 accounts = accounts.filter(accounts[column].cast("string") == value)
@@ -320,6 +316,16 @@ def first_paid(ctx: Context) -> Any:
         )
 
     return ctx.memo("first_paid", build)
+
+
+def with_cohort(ctx: Context, accounts: Any) -> Any:
+    """`accounts` with their `cohort` column when a filter names it: a derived column, which
+    `--filter cohort=…` then compares like a stored one."""
+    if "cohort" in accounts.columns or all(c != "cohort" for c, _v in ctx.request.filters):
+        return accounts
+    labels = cohort_labels(ctx, ctx.known).rename(c_account="account_id")
+    joined = accounts.left_join(labels, accounts.account_id == labels.c_account)
+    return joined.drop("c_account")
 
 
 def cohort_labels(ctx: Context, accounts: Any = None) -> Any:

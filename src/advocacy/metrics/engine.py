@@ -16,7 +16,7 @@ from advocacy.errors import UserError
 from advocacy.metrics.bootstrap import NotBootstrappable, Replay, bootstrap_interval
 from advocacy.metrics.catalog import get_metric
 from advocacy.metrics.compare import compare_kind, compare_previous, compare_rest
-from advocacy.metrics.context import ALL, NONE_GROUP, Context, build_context, cohort_labels
+from advocacy.metrics.context import ALL, NONE_GROUP, Context, build_context, with_cohort
 from advocacy.metrics.families_events import EVENT_FAMILIES
 from advocacy.metrics.families_rollup import ROLLUP_FAMILIES
 from advocacy.metrics.grouping import Work, rest_of, run, run_all
@@ -153,7 +153,7 @@ def _rows(ctx: Context, metric: MetricDef, basis: Basis, frame: pd.DataFrame) ->
     if by is not None:
         rest = [rest_of(g) for g in rows["grp"]]  # --compare rest: "everyone but the group"
         rows[by] = [
-            r if r is not None else None if g == ALL else g
+            (None if g == ALL else g) if r is None else r
             for r, g in zip(rest, rows["grp"], strict=True)
         ]
         rows["_rest"] = [r is not None for r in rest]
@@ -191,6 +191,9 @@ REVENUE_CHANGE = (Family.RETENTION, Family.BRIDGE)
 def _with_zero_rows(ctx: Context, frame: pd.DataFrame) -> pd.DataFrame:
     """A count is 0, not missing, where the group has active accounts but nothing happened."""
     population = ctx.population_groups()
+    # Not the rests' (--compare rest): a rest has events wherever the total has more than its
+    # group, so its row comes from the count itself, never a zero.
+    population = population[[rest_of(g) is None for g in population["grp"]]]
     merged = population.merge(frame, on=["period_label", "grp"], how="outer")
     for col in ("value", "numerator", "n"):
         merged[col] = merged[col].fillna(0)
@@ -255,10 +258,8 @@ def query(
 def _unmatched_filters(ctx: Context) -> list[str]:
     """Notes naming each filter no known account matches, with values that do occur."""
     notes = []
-    known = ctx.known
+    known = with_cohort(ctx, ctx.known)
     for column, value in ctx.request.filters:
-        if column == "cohort" and column not in known.columns:
-            known = known.left_join(cohort_labels(ctx, ctx.known), "account_id")
         values = known[column].cast("string")
         if int(known.filter(values == value).count().execute()):
             continue

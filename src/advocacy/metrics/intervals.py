@@ -32,8 +32,7 @@ def share_clustered(g: pd.DataFrame, conf: float) -> tuple[Arr, Arr, Arr, Arr]:
     lo, hi = stats.wilson_cluster(x, n, deff, conf)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
-        se = np.sqrt(np.where(np.isnan(deff), 1.0, np.maximum(deff, 1.0)) * p * (1 - p) / n)
-    return p, lo, hi, se
+    return p, lo, hi, stats.share_se_cluster(x, n, deff)
 
 
 def nps(g: pd.DataFrame, conf: float) -> tuple[Arr, Arr, Arr, Arr]:

@@ -35,6 +35,7 @@ from advocacy.metrics.stats.nps import (
 )
 from advocacy.metrics.stats.proportions import (
     newcombe_diff,
+    share_se_cluster,
     two_proportion_z,
     wilson,
     wilson_cluster,
@@ -67,6 +68,7 @@ __all__ = [
     "poisson_conditional_test",
     "poisson_exact",
     "ratio_diff_delta",
+    "share_se_cluster",
     "two_proportion_z",
     "wilson",
     "wilson_cluster",

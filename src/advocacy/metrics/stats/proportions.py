@@ -43,8 +43,26 @@ def wilson_cluster(
 ) -> Interval:
     """Cluster-adjusted Wilson: Wilson on x/deff successes of n/deff (deff < 1 or NaN taken as 1)."""
     x_, n_, d = as_float(x, n, deff)
-    d = np.where(np.isnan(d), 1.0, np.maximum(d, 1.0))
+    d = _at_least_one(d)
     return wilson(x_ / d, n_ / d, conf, fpc=fpc)
+
+
+def share_se_cluster(x: npt.ArrayLike, n: npt.ArrayLike, deff: npt.ArrayLike) -> Array:
+    """SE of the share x/n of clustered responses: √(deff · p(1 − p)/n), the variance
+    `wilson_cluster` is built on (deff < 1 or NaN taken as 1); n = 0 gives NaN.
+
+    Example:
+        >>> float(share_se_cluster(4, 8, 2.0))
+        0.25
+    """
+    x_, n_, d = as_float(x, n, deff)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x_ / n_
+        return np.where(n_ > 0, np.sqrt(_at_least_one(d) * p * (1.0 - p) / n_), np.nan)
+
+
+def _at_least_one(deff: Array) -> Array:
+    return np.where(np.isnan(deff), 1.0, np.maximum(deff, 1.0))
 
 
 def newcombe_diff(
