@@ -14,14 +14,8 @@ from ibis import _
 from advocacy.metrics import intervals as iv
 from advocacy.metrics.context import ASK_DIMENSIONS, Context, first_paid, unbilled_accounts
 from advocacy.metrics.frames import f64, ratio, result
-from advocacy.metrics.grouping import (
-    GROUP_KEYS,
-    Work,
-    attach_group,
-    drop_right,
-    request,
-    with_totals,
-)
+from advocacy.metrics.grouping import GROUP_KEYS, Work, attach_group, drop_right, request
+from advocacy.metrics.order_stats import order_statistics
 from advocacy.metrics.rollup import counted, in_window
 from advocacy.metrics.spec import Basis, Family, MetricDef
 
@@ -127,9 +121,8 @@ def new_logos(ctx: Context, m: MetricDef, basis: Basis) -> Work:
 def referral_conversion(ctx: Context, m: MetricDef, basis: Basis) -> Work:
     """Referrals converted within the window; open windows pending; already-paying excluded."""
     days = int(m.param("window_days", 180))
-    acts = in_window(
-        ctx, ctx.source.table("advocacy_actions").filter(_.action_type == "referral"), "occurred_at"
-    )
+    referrals = ctx.source.table("advocacy_actions").filter(_.action_type == "referral")
+    acts = in_window(ctx, referrals, "occurred_at", known_only=False)  # attach_group filters
     months = ctx.month_instants()
     first = first_paid(ctx)
     first = first.join(months, first.first_month == months.m_month)
@@ -159,6 +152,7 @@ def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Work:
         ctx,
         ctx.source.table("survey_responses").filter((_.survey == "nps") & (_.score >= 9)),
         "responded_at",
+        known_only=False,  # attach_group keeps the request's accounts
     )
     acts = ctx.source.table("advocacy_actions")
     acts = acts.filter(counted(acts) & (acts.occurred_at < ctx.cutoff)).select(
@@ -183,10 +177,12 @@ def say_do(ctx: Context, m: MetricDef, basis: Basis) -> Work:
 
 
 def _asks(ctx: Context, *, surveys: bool) -> Any:
-    asks = in_window(ctx, ctx.source.table("asks"), "asked_at")
+    # attach_group keeps the request's accounts; grouped by an ask column, the window must.
+    by_ask = ctx.request.by in ASK_DIMENSIONS
+    asks = in_window(ctx, ctx.source.table("asks"), "asked_at", known_only=by_ask)
     if not surveys:
         asks = asks.filter(asks.ask_type != "survey")
-    if ctx.request.by in ASK_DIMENSIONS:
+    if by_ask:
         return asks.mutate(grp=asks[ctx.request.by].fill_null("(none)"))
     return attach_group(ctx, asks)
 
@@ -292,17 +288,14 @@ def _note_open_windows(ctx: Context, days: int) -> None:
 def ticket_median(ctx: Context, m: MetricDef, basis: Basis) -> Work:
     """Median hours (epoch-second differences) with a distribution-free interval.
 
-    The counts join the request's batched round; then one ranking pass picks, per group, the
-    middle order statistics (the median, the mean of the two middle ones for an even count)
-    and the interval's (the ranks from `intervals.median_ranks`).
+    The counts join the request's batched round; then the middle order statistics (the
+    median, the mean of the two middle ones for an even count) and the interval's (the ranks
+    from `intervals.median_ranks`) are picked per group (`order_stats`).
     """
-    column = m.param("column")
     tickets = ctx.memo("tickets", lambda: _tickets(ctx))
-    done = tickets[column].notnull() & (tickets[column] < ctx.cutoff)
-    hours = (seconds(tickets[column]) - seconds(tickets.opened_at)) / 3600.0
-    t = tickets.mutate(h=done.ifelse(hours, ibis.null("float64")))
+    t = tickets.select(*GROUP_KEYS, h=tickets[m.param("column")])
     g = yield request(t, n=_.h.count(), total=_.count())
-    picked = _order_statistics(ctx, with_totals(ctx, t), g)
+    picked = _median_and_bounds(ctx, t, g)
     extra = [{"open_n": int(a - b)} for a, b in zip(g.total, g.n, strict=True)]
     return result(
         g, value=picked["value"], n=g.n, ci_low=picked["lo"], ci_high=picked["hi"], extra=extra
@@ -310,49 +303,48 @@ def ticket_median(ctx: Context, m: MetricDef, basis: Basis) -> Work:
 
 
 def _tickets(ctx: Context) -> Any:
-    """Tickets opened in the period windows, with their account's group (shared by medians)."""
-    tickets = in_window(ctx, ctx.source.table("tickets"), "opened_at")
-    tickets = tickets.select(
-        "account_id", "period_label", "opened_at", "first_response_at", "resolved_at"
+    """Tickets opened in the period windows, in their account's group, with the hours to each
+    milestone reached before as_of (NULL otherwise): what both medians read, and only that."""
+    tickets = in_window(ctx, ctx.source.table("tickets"), "opened_at", known_only=False)
+    opened = seconds(tickets.opened_at)
+
+    def hours(column: str) -> Any:
+        done = tickets[column].notnull() & (tickets[column] < ctx.cutoff)
+        return done.ifelse((seconds(tickets[column]) - opened) / 3600.0, ibis.null("float64"))
+
+    rows = tickets.select(
+        "account_id",
+        "period_label",
+        first_response_at=hours("first_response_at"),
+        resolved_at=hours("resolved_at"),
     )
-    return attach_group(ctx, tickets)
+    return attach_group(ctx, rows).drop("account_id")
 
 
-def _order_statistics(ctx: Context, t: Any, g: Frame) -> Frame:
+def _median_and_bounds(ctx: Context, t: Any, g: Frame) -> Frame:
     """(value, lo, hi) per row of g: the median and the interval's order statistics of `h`."""
     n = f64(g, "n")
     ranks = iv.median_ranks(n, ctx.settings.stats.confidence)
-    want = pd.DataFrame({
-        "period_label": g.period_label, "grp": g.grp, "l": ranks[0], "u": ranks[1],
-        "m1": np.floor((n + 1) / 2), "m2": np.floor(n / 2) + 1,
-    })  # fmt: skip
-    want = want[n > 0]
-    out = g[GROUP_KEYS].copy()
-    if want.empty:
-        return out.assign(value=np.nan, lo=np.nan, hi=np.nan)
-    # Ranks are whole numbers; -1 marks a rank the level doesn't reach (small n).
-    sel = ibis.memtable(want.fillna(-1).astype(dict.fromkeys(("l", "u", "m1", "m2"), "int64")))
-    valued = t.filter(t.h.notnull())
-    rank = ibis.row_number().over(group_by=[valued.period_label, valued.grp], order_by=valued.h) + 1
-    hit = valued.mutate(rk=rank).join(sel, GROUP_KEYS)
-    hit = hit.filter(hit.rk.isin([hit.l, hit.u, hit.m1, hit.m2]))
-    picked = (
-        hit.group_by(GROUP_KEYS)
-        .agg(
-            lo=(hit.rk == hit.l).ifelse(hit.h, None).max(),
-            hi=(hit.rk == hit.u).ifelse(hit.h, None).max(),
-            v1=(hit.rk == hit.m1).ifelse(hit.h, None).max(),
-            v2=(hit.rk == hit.m2).ifelse(hit.h, None).max(),
-        )
-        .to_pandas()
+    wanted = {"l": ranks[0], "u": ranks[1], "m1": np.floor((n + 1) / 2), "m2": np.floor(n / 2) + 1}
+    keys = g[GROUP_KEYS].reset_index(drop=True)
+    long = pd.concat(
+        [keys.assign(which=name, r=np.where(n > 0, r, np.nan)) for name, r in wanted.items()],
+        ignore_index=True,
     )
-    merged = out.merge(picked, on=GROUP_KEYS, how="left")
-    merged["value"] = (f64(merged, "v1") + f64(merged, "v2")) / 2
-    return merged[[*GROUP_KEYS, "value", "lo", "hi"]]
+    # NaN marks a rank the level doesn't reach (small n) or an empty group.
+    long = long[long["r"].notna()].astype({"r": "int64"})
+    picked = order_statistics(t, long, with_total=ctx.request.by is not None)
+    merged = keys
+    for name in wanted:
+        part = picked.loc[picked["which"] == name, [*GROUP_KEYS, "value"]]
+        merged = merged.merge(part.rename(columns={"value": name}), on=GROUP_KEYS, how="left")
+    merged["value"] = (f64(merged, "m1") + f64(merged, "m2")) / 2
+    return merged.rename(columns={"l": "lo", "u": "hi"})[[*GROUP_KEYS, "value", "lo", "hi"]]
 
 
 def rewards(ctx: Context, m: MetricDef, basis: Basis) -> Work:
-    rows = attach_group(ctx, in_window(ctx, ctx.source.table("rewards"), "given_at"))
+    given = in_window(ctx, ctx.source.table("rewards"), "given_at", known_only=False)
+    rows = attach_group(ctx, given)
     g = yield request(
         rows, n=_.count(), cost=_.value.sum(), x=(_.kind == "monetary").ifelse(1, 0).sum()
     )
