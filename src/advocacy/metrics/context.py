@@ -356,14 +356,19 @@ def _active(ctx: Context) -> Any:
         cal, (paying.month >= cal.w_start_date) & (paying.month < cal.w_end_date)
     )
     by_revenue = by_revenue.select("account_id", "period_label").distinct()
+    return by_revenue.union(active_by_date(ctx), distinct=False)
+
+
+def active_by_date(ctx: Context) -> Any:
+    """(account_id, period_label) of the accounts without revenue active in a period: created
+    before its window ends and not churned before it starts (DESIGN §4)."""
     dated = unbilled_accounts(ctx).cross_join(
-        cal.select("period_label", "w_start", w_stop=cal.w_end)
+        ctx.cal.select("period_label", "w_start", w_stop=ctx.cal.w_end)
     )
-    dated = dated.filter(
+    return dated.filter(
         (dated.created_at < dated.w_stop)
         & (dated.churned_at.isnull() | (dated.churned_at >= dated.w_start))
     ).select("account_id", "period_label")
-    return by_revenue.union(dated, distinct=False)
 
 
 def known_accounts(source: Source, cutoff: datetime) -> Any:

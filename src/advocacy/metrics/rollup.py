@@ -10,7 +10,7 @@ from typing import Any
 
 import ibis
 
-from advocacy.metrics.context import Context, first_paid, revenue_months
+from advocacy.metrics.context import Context, active_by_date, first_paid, revenue_months
 from advocacy.metrics.grouping import attach_group, drop_right
 from advocacy.metrics.spec import Family, MetricDef
 
@@ -143,7 +143,8 @@ def _survey_agg(ctx: Context, parts: set[str]) -> Any:
 
 
 def _revenue_agg(ctx: Context) -> Any:
-    """Per account and period: MRR of the start and end months, the ARR weight, paid before.
+    """Per account and period: active by revenue, MRR of the start and end months, the ARR
+    weight, paid before.
 
     The first paying month's MRR is an arg-min in the same GROUP BY, not a window over every
     revenue row (5× the rest at scale 10) nor a join back to the revenue: (account_id, month)
@@ -154,6 +155,7 @@ def _revenue_agg(ctx: Context) -> Any:
     joined = rev.join(cal, (rev.month >= cal.start_month) & (rev.month < cal.w_end_date))
     paying_in = (joined.month >= joined.w_start_date) & (joined.mrr > 0)
     per = joined.group_by(KEYS).agg(
+        paying=joined.count(where=paying_in),
         mrr_start=(joined.month == joined.start_month).ifelse(joined.mrr, 0.0).sum(),
         mrr_end=(joined.month == joined.end_month).ifelse(joined.mrr, 0.0).sum(),
         first_in_mrr=joined.mrr.argmin(joined.month, where=paying_in),
@@ -165,6 +167,8 @@ def _revenue_agg(ctx: Context) -> Any:
         *KEYS,
         "mrr_start",
         "mrr_end",
+        # Active by revenue (`Context.active`): a paying month in the window.
+        active=(per.paying > 0).ifelse(1, 0).cast("int64"),
         first_in_mrr=per.first_in_mrr.fill_null(0.0),
         paid_before=(per.first_paid < per.start_month).ifelse(1, 0),
     )
@@ -180,7 +184,15 @@ def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
     joined through every part.
     """
     families = {m.family for m in metrics}
-    parts = [ctx.active.mutate(active=ibis.literal(1))]
+    revenue = families & {Family.RETENTION, Family.BRIDGE} or any(
+        b.value == "arr" for b in _bases(ctx, metrics)
+    )
+    if revenue:
+        # The revenue pass reads every paying month of the windows: it tells which accounts
+        # are active by revenue, instead of a second pass over the revenue (`ctx.active`).
+        parts = [_with_active_by_date(ctx, _revenue_agg(ctx))]
+    else:
+        parts = [ctx.active.mutate(active=ibis.literal(1, "int64"))]
     action_metrics = [m for m in metrics if m.family in (Family.ACCOUNT_RATE, Family.EVENT_COUNT)]
     if families & {
         Family.ACCOUNT_RATE,
@@ -191,11 +203,6 @@ def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
         parts.append(_action_agg(ctx, action_metrics, families))
     if survey := survey_parts(ctx, metrics):
         parts.append(_survey_agg(ctx, survey))
-    revenue = families & {Family.RETENTION, Family.BRIDGE} or any(
-        b.value == "arr" for b in _bases(ctx, metrics)
-    )
-    if revenue:
-        parts.append(_revenue_agg(ctx))
     keyed = parts[0]
     for part in parts[1:]:
         keyed = _outer_join(keyed, part)
@@ -212,6 +219,15 @@ def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
             )
         )
     return r
+
+
+def _with_active_by_date(ctx: Context, revenue: Any) -> Any:
+    """The revenue part and, stacked under it, the accounts without revenue that are active
+    by the date rule (no revenue columns: they never share an account with the revenue)."""
+    dated = active_by_date(ctx)
+    empty = {c: ibis.null(revenue[c].type()) for c in revenue.columns if c not in (*KEYS, "active")}
+    dated = dated.select(*KEYS, active=ibis.literal(1, "int64"), **empty)
+    return revenue.union(dated.select(*revenue.columns), distinct=False)
 
 
 def _outer_join(left: Any, right: Any) -> Any:
