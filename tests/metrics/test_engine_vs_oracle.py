@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from advocacy.metrics.catalog import CATALOG
@@ -92,3 +95,35 @@ def test_business_time_zone_and_fiscal_quarters(
     assert not ours.empty
     assert differences(ours, theirs, "segment") == []
     assert ours["period_label"].str.startswith("FY").all()
+
+
+def _extras(frame: pd.DataFrame, by: str) -> dict[str, dict]:
+    keys = frame["period_start"].astype(str) + "|" + frame[by].fillna("(total)").astype(str)
+    parsed = [json.loads(e) if isinstance(e, str) else e for e in frame["extra"]]
+    return {k: e for k, e in zip(keys, parsed, strict=True) if isinstance(e, dict)}
+
+
+#: The metrics whose rows carry an `extra` in the oracle too.
+WITH_EXTRA = ["advocate_concentration", "mrr_bridge", "first_response_hours", "resolution_hours"]
+
+
+@pytest.mark.parametrize("metric", WITH_EXTRA)
+def test_extras_equal_the_oracle(company: Company, frames: dict, metric: str) -> None:
+    """The row's `extra` too: the Gini and top k, the bridge's parts, the open tickets."""
+    ours = company.ws.metrics(metric, by="segment", start=START, end=END, as_of=company.as_of)
+    theirs = compute(frames, metric=metric, start=START, end=END, by="segment", as_of=company.as_of)
+    mine, expected = _extras(ours, "segment"), _extras(theirs, "segment")
+    assert expected, f"the oracle gives {metric} no extra"
+    problems = [
+        f"{key} {name}: {mine.get(key, {}).get(name)!r} != {value!r}"
+        for key, extra in expected.items()
+        for name, value in extra.items()
+        if not _same(mine.get(key, {}).get(name), value)
+    ]
+    assert problems == []
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b

@@ -246,12 +246,11 @@ def _over_asked(ctx: Context, cap: int = 1, days: int = 90) -> Work:
         (_.ask_type != "survey") & _.contact_id.notnull() & (_.asked_at < ctx.cutoff)
     )
     asks = asks.semi_join(ctx.accounts.select("account_id"), "account_id")
+    # One ordering for both (one sort): the frame is the contact's every ask, so the last is
+    # the latest ask.
     order = ibis.window(group_by=asks.contact_id, order_by=[asks.asked_at, asks.ask_id])
-    latest = ibis.window(
-        group_by=asks.contact_id, order_by=[ibis.desc(asks.asked_at), ibis.desc(asks.ask_id)]
-    )
     x = asks.mutate(
-        nxt=asks.asked_at.lead(cap).over(order), home=asks.account_id.first().over(latest)
+        nxt=asks.asked_at.lead(cap).over(order), home=asks.account_id.last().over(order)
     )
     span = days * DAY
     x = x.filter(x.nxt.notnull() & (seconds(x.nxt) - seconds(x.asked_at) < span))

@@ -242,14 +242,14 @@ def concentration(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Frame:
     win = ibis.window(
         group_by=[adv.period_label, adv.grp], order_by=[ibis.desc(adv.counted), adv.account_id]
     )
-    asc = ibis.window(group_by=[adv.period_label, adv.grp], order_by=[adv.counted, adv.account_id])
     cnt = ibis.window(group_by=[adv.period_label, adv.grp])
-    t = adv.mutate(
-        rank_desc=ibis.row_number().over(win),
-        rank_asc=ibis.row_number().over(asc) + 1,
-        k=adv.count().over(cnt),
+    t = adv.mutate(rank_desc=ibis.row_number().over(win), k=adv.count().over(cnt))
+    # The ascending rank (1-based) for the Gini is the descending one reversed: one sort, not
+    # two. Ties may be ranked in another order, which leaves Σ counted × rank unchanged.
+    t = t.mutate(
+        rank_asc=t.k - t.rank_desc,
+        top=((t.rank_desc + 1) <= (t.k * 0.1).ceil()).ifelse(1, 0),
     )
-    t = t.mutate(top=((t.rank_desc + 1) <= (t.k * 0.1).ceil()).ifelse(1, 0))
     g = (
         t.group_by(["period_label", "grp"])
         .agg(
