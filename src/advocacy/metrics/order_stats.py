@@ -40,8 +40,8 @@ def order_statistics(t: Any, wanted: pd.DataFrame, *, with_total: bool) -> pd.Da
 
     `t` has period_label, grp and h (NULL = not counted); `wanted` has period_label, grp and
     r (1-based ranks among the non-NULL values of the group; with `with_total`, grp ALL asks
-    for the ranks among every group's values of the period). Returns `wanted` with a column `value` (NaN where the group has
-    fewer than r values).
+    for the ranks among every group's values of the period). Returns `wanted` with a column
+    `value` (NaN where the group has fewer than r values).
     """
     out = wanted.assign(value=np.nan)
     if wanted.empty:
