@@ -12,7 +12,13 @@ import pandas as pd
 from ibis import _
 
 from advocacy.metrics import intervals as iv
-from advocacy.metrics.context import ASK_DIMENSIONS, Context, first_paid, unbilled_accounts
+from advocacy.metrics.context import (
+    ASK_DIMENSIONS,
+    Context,
+    first_paid,
+    month_index,
+    unbilled_accounts,
+)
 from advocacy.metrics.frames import f64, ratio, result
 from advocacy.metrics.grouping import GROUP_KEYS, Work, attach_group, drop_right, request
 from advocacy.metrics.order_stats import order_statistics
@@ -38,11 +44,9 @@ def _new_logos(ctx: Context) -> Any:
     `first_start`/`first_end` bound that first month as local-midnight UTC instants (for an
     account without revenue, the month of its created_at).
     """
-    cal, months = ctx.cal, ctx.month_instants()
-    first = first_paid(ctx)
-    paid = first.join(
-        cal, (first.first_month >= cal.w_start_date) & (first.first_month < cal.w_end_date)
-    )
+    months = ctx.month_instants()
+    first, windows = first_paid(ctx), ctx.cal_months("w_start_date", "w_end_date")
+    paid = first.mutate(c_month=month_index(first.first_month)).join(windows, "c_month")
     paid = paid.join(months, paid.first_month == months.m_month)
     paid = paid.select(
         "account_id",
@@ -53,7 +57,7 @@ def _new_logos(ctx: Context) -> Any:
         first_end=paid.m_end,
     )
     dated = unbilled_accounts(ctx)
-    dated = dated.join(cal, (dated.created_at >= cal.w_start) & (dated.created_at < cal.w_end))
+    dated = in_window(ctx, dated, "created_at", known_only=False)
     # A range join: only the months the windows span can hold such a created_at.
     spanned = months.filter(
         (months.m_month >= min(p.window_start_date for p in ctx.periods))

@@ -10,7 +10,13 @@ from typing import Any
 
 import ibis
 
-from advocacy.metrics.context import Context, active_by_date, first_paid, revenue_months
+from advocacy.metrics.context import (
+    Context,
+    active_by_date,
+    first_paid,
+    month_index,
+    revenue_months,
+)
 from advocacy.metrics.grouping import attach_group, drop_right
 from advocacy.metrics.spec import Family, MetricDef
 
@@ -37,12 +43,18 @@ def in_window(ctx: Context, table: Any, column: str, *, known_only: bool = True)
     `known_only=False` keeps every account's rows, for rows that get their group in
     `attach_group` later, which keeps only the request's accounts: a semi join less (on the
     largest tables, a second's work at scale 100).
+
+    Joined on the row's UTC day (`Context.cal_days`), a column computed before the join: with
+    the cast inside the join condition, DuckDB's join ordering turned one such join into a
+    nested loop (new logos: 6 s instead of 0.3 s at scale 100).
     """
-    cal = ctx.cal
-    if not known_only:
-        return table.join(cal, (table[column] >= cal.w_start) & (table[column] < cal.w_end))
-    known = table.semi_join(ctx.accounts.select("account_id"), "account_id")
-    return known.join(cal, (known[column] >= cal.w_start) & (known[column] < cal.w_end))
+    if known_only:
+        table = table.semi_join(ctx.accounts.select("account_id"), "account_id")
+    days = ctx.cal_days()
+    keyed = table.mutate(c_day=table[column].date())
+    at = keyed[column]
+    joined = keyed.join(days, ["c_day", at >= days.w_start, at < days.w_end])
+    return joined.drop("c_day")
 
 
 def action_column(metric: MetricDef) -> str:
@@ -151,8 +163,8 @@ def _revenue_agg(ctx: Context) -> Any:
     is the revenue key, so the minimum month is never tied.
     """
     rev = revenue_months(ctx)
-    cal = ctx.cal
-    joined = rev.join(cal, (rev.month >= cal.start_month) & (rev.month < cal.w_end_date))
+    months = ctx.cal_months("start_month", "w_end_date")
+    joined = rev.mutate(c_month=month_index(rev.month)).join(months, "c_month").drop("c_month")
     paying_in = (joined.month >= joined.w_start_date) & (joined.mrr > 0)
     per = joined.group_by(KEYS).agg(
         paying=joined.count(where=paying_in),
