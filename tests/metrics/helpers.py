@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Iterator
@@ -87,7 +88,9 @@ def _num(value: Any) -> float:
 def differences(
     left: pd.DataFrame, right: pd.DataFrame, by: str | None, rel: float = 1e-9
 ) -> list[str]:
-    """Rows or values that differ between two results, keyed by period start and group."""
+    """Rows or values that differ between two results, keyed by period start and group; and
+    each part of the right side's `extra` (the oracle's Gini, bridge parts, open tickets) the
+    left side lacks or disagrees on."""
 
     def keyed(frame: pd.DataFrame) -> pd.DataFrame:
         group = frame[by].fillna("(total)").astype(str) if by else ""
@@ -105,7 +108,32 @@ def differences(
             same = (math.isnan(x) and math.isnan(y)) or abs(x - y) <= rel * max(1.0, abs(y))
             if not same:
                 problems.append(f"{key} {col}: {x} != {y}")
+        if "extra" in b.columns:
+            mine = _extra(a.at[key, "extra"]) if "extra" in a.columns else {}
+            problems += [
+                f"{key} extra.{name}: {mine.get(name)!r} != {value!r}"
+                for name, value in _extra(b.at[key, "extra"]).items()
+                if name not in mine or not _same_part(mine[name], value)
+            ]
     return problems
+
+
+def _extra(value: Any) -> dict[str, Any]:
+    """A row's `extra` as a dict (JSON text from the CLI, a dict from the API or the oracle)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else {}
+
+
+def _same_part(a: Any, b: Any) -> bool:
+    """Two parts of `extra`: numbers at 1e-9 relative, lists part by part, the rest equal."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_part(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_part(a[k], b[k]) for k in a)
+    if a is None or b is None or isinstance(a, list | dict) or isinstance(b, list | dict):
+        return a == b
+    return same_value(a, b)
 
 
 #: The row fields two runs of one definition must agree on.

@@ -48,19 +48,30 @@ def _weighted_share(ctx: Context, act: Any, hit: Any, basis: Basis) -> Work:
         sx=(w * hit).sum(), sy=w.sum(), sxx=(w * hit * w * hit).sum(),
         syy=(w * w).sum(), sxy=(w * hit * w).sum(),
     )  # fmt: skip
+    g = _weighted(g)
     value, lo, hi, se = iv.delta_ratio(g, conf)
-    extra = [{"excluded_no_arr": int(e)} for e in g.excluded]
     return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo, ci_high=hi,
-                  se=se, extra=extra)  # fmt: skip
+                  se=se, extra=_arr_excluded(g))  # fmt: skip
+
+
+def _weighted(g: Frame) -> Frame:
+    """The arr basis's groups with a weighted account: where every account is excluded (no
+    MRR before or in the period), the weighted population is empty, so there is no row."""
+    return g[g.n > 0].reset_index(drop=True)
+
+
+def _arr_excluded(g: Frame) -> list[dict[str, int]]:
+    """`extra.arr_excluded`: the accounts the arr basis left out for want of a weight."""
+    return [{"arr_excluded": int(e)} for e in g.excluded]
 
 
 def _survey_rows(ctx: Context, r: Any, survey: str, basis: Basis) -> Any:
     if basis is Basis.RESPONSE:
         return r.filter(r[f"{survey}_n"] > 0)
     # Survey populations are known accounts, active or not (DESIGN §4); the logo basis takes
-    # each one's latest response.
-    latest = r.filter(r[f"last_{survey}"] > 0)
-    return latest.filter(latest.arr_weight > 0) if basis is Basis.ARR else latest
+    # each one's latest response; on the arr basis, those without a weight are counted as
+    # excluded by the aggregations.
+    return r.filter(r[f"last_{survey}"] > 0)
 
 
 def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
@@ -73,7 +84,9 @@ def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
         return _nps_result(ctx, g, basis=basis)
     s = rows.last_nps_prom - rows.last_nps_det
     w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
-    g = yield request(rows.mutate(s=s, w=w), n=_.count(), p=_.last_nps_prom.sum(), d=_.last_nps_det.sum(),
+    weighted = (_.w > 0).ifelse(1, 0)
+    g = yield request(rows.mutate(s=s, w=w), n=weighted.sum(), excluded=(1 - weighted).sum(),
+                  p=(weighted * _.last_nps_prom).sum(), d=(weighted * _.last_nps_det).sum(),
                   sx=(_.w * _.s).sum(), sy=_.w.sum(), sxx=(_.w * _.s * _.w * _.s).sum(),
                   syy=(_.w * _.w).sum(), sxy=(_.w * _.s * _.w).sum())  # fmt: skip
     population = yield from ctx.population_work(r)
@@ -88,6 +101,8 @@ def _nps_result(ctx: Context, g: Frame, *, basis: Basis) -> Frame:
         f64(g, "active_n") if ctx.settings.stats.fpc == "auto" and "active_n" in g else None
     )
     if basis is Basis.ARR:
+        g = _weighted(g)
+        population = None if population is None else f64(g, "active_n")
         value, lo, hi, se = iv.delta_ratio(g, conf, scale=100.0, population=population)
     elif basis is Basis.LOGO:
         value, lo, hi, se = iv.nps_logo(g, conf, population)
@@ -95,7 +110,7 @@ def _nps_result(ctx: Context, g: Frame, *, basis: Basis) -> Frame:
         value, lo, hi, se = iv.nps(g, conf)
     if basis is Basis.ARR:
         return result(g, value=value, numerator=g.sx, denominator=g.sy, n=g.n, ci_low=lo,
-                      ci_high=hi, se=se)  # fmt: skip
+                      ci_high=hi, se=se, extra=_arr_excluded(g))  # fmt: skip
     return result(g, value=value, numerator=g.p - g.d, denominator=g.n, n=g.n, ci_low=lo,
                   ci_high=hi, se=se)  # fmt: skip
 
