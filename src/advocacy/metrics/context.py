@@ -45,23 +45,21 @@ class Context:
     as_of: date
     cutoff: datetime
     notes: list[str]
-    _cal: Any = None
     _accounts: Any = None
     _groups: Any = None
     _active: Any = None
     _population: Any = None
-    _months: Any = None
     _cached: list[Any] = field(default_factory=list)
     _memo: dict[str, Any] = field(default_factory=dict)
-    _tables: dict[str, Any] = field(default_factory=dict)
+    _tables: dict[str, Any] = field(default_factory=dict)  # small calendar tables, built once
     replay: Any = None  # a bootstrap.Replay while `--ci bootstrap` computes a metric
 
     @property
     def cal(self) -> Any:
         """One row per period: label, local dates, UTC instants, window bounds, revenue months."""
-        if self._cal is None:
-            self._cal = ibis.memtable(self._cal_frame())
-        return self._cal
+        if "cal" not in self._tables:
+            self._tables["cal"] = ibis.memtable(self._cal_frame())
+        return self._tables["cal"]
 
     def _cal_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -166,7 +164,7 @@ class Context:
     def month_instants(self) -> Any:
         """(m_month, m_start, m_end): each month since 1990 up to as_of, as local-midnight
         UTC instants, so month boundaries follow the business time zone on every backend."""
-        if self._months is None:
+        if "instants" not in self._tables:
             tz = ZoneInfo(self.settings.calendar.timezone)
             months, day = [], date(1990, 1, 1)
             while day <= self.as_of:
@@ -175,8 +173,8 @@ class Context:
             frame = pd.DataFrame({"m_month": months,
                                   "m_start": [utc_instant(m, tz) for m in months],
                                   "m_end": [utc_instant(add_months(m, 1), tz) for m in months]})  # fmt: skip
-            self._months = ibis.memtable(frame)
-        return self._months
+            self._tables["instants"] = ibis.memtable(frame)
+        return self._tables["instants"]
 
     def cache(self, expr: Any) -> Any:
         """Materialise a piece every metric reuses, once per request (released by `release`)."""
@@ -240,9 +238,14 @@ def _month_index(day: date) -> int:
     return day.year * 12 + day.month
 
 
-def month_index(day: Any) -> Any:
-    """A date column's month index, the key `Context.cal_months` joins on."""
-    return (day.year() * 12 + day.month()).cast("int64")
+def in_months(ctx: Context, table: Any, column: str, start: str, end: str) -> Any:
+    """Rows of `table` with each period whose [cal[start], cal[end]) holds the date `column`:
+    an equi-join on the month index (`Context.cal_months`), a key computed before the join
+    (see `rollup.in_window`)."""
+    months = ctx.cal_months(start, end)
+    day = table[column]
+    keyed = table.mutate(c_month=(day.year() * 12 + day.month()).cast("int64"))
+    return keyed.join(months, "c_month").drop("c_month")
 
 
 def last_complete_month(as_of: date) -> date:
@@ -399,8 +402,7 @@ def _active(ctx: Context) -> Any:
     Rows of unknown accounts stay: every reader gives rows their group (`attach_group`), which
     drops them. The two parts never share an account, so they are stacked, not deduplicated."""
     paying = ctx.revenue.filter(_.mrr > 0)
-    months = ctx.cal_months("w_start_date", "w_end_date")
-    by_revenue = paying.mutate(c_month=month_index(paying.month)).join(months, "c_month")
+    by_revenue = in_months(ctx, paying, "month", "w_start_date", "w_end_date")
     by_revenue = by_revenue.select("account_id", "period_label").distinct()
     return by_revenue.union(active_by_date(ctx), distinct=False)
 

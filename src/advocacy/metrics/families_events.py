@@ -16,7 +16,7 @@ from advocacy.metrics.context import (
     ASK_DIMENSIONS,
     Context,
     first_paid,
-    month_index,
+    in_months,
     unbilled_accounts,
 )
 from advocacy.metrics.frames import f64, ratio, result
@@ -45,8 +45,7 @@ def _new_logos(ctx: Context) -> Any:
     account without revenue, the month of its created_at).
     """
     months = ctx.month_instants()
-    first, windows = first_paid(ctx), ctx.cal_months("w_start_date", "w_end_date")
-    paid = first.mutate(c_month=month_index(first.first_month)).join(windows, "c_month")
+    paid = in_months(ctx, first_paid(ctx), "first_month", "w_start_date", "w_end_date")
     paid = paid.join(months, paid.first_month == months.m_month)
     paid = paid.select(
         "account_id",

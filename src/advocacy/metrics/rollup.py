@@ -14,7 +14,7 @@ from advocacy.metrics.context import (
     Context,
     active_by_date,
     first_paid,
-    month_index,
+    in_months,
     revenue_months,
 )
 from advocacy.metrics.grouping import attach_group, drop_right
@@ -163,8 +163,7 @@ def _revenue_agg(ctx: Context) -> Any:
     is the revenue key, so the minimum month is never tied.
     """
     rev = revenue_months(ctx)
-    months = ctx.cal_months("start_month", "w_end_date")
-    joined = rev.mutate(c_month=month_index(rev.month)).join(months, "c_month").drop("c_month")
+    joined = in_months(ctx, rev, "month", "start_month", "w_end_date")
     paying_in = (joined.month >= joined.w_start_date) & (joined.mrr > 0)
     per = joined.group_by(KEYS).agg(
         paying=joined.count(where=paying_in),
