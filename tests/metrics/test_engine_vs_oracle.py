@@ -58,6 +58,10 @@ SHAPES = [
     ),
     pytest.param("advocacy_rate", {"by": "cohort"}, id="by-cohort"),
     pytest.param("ask_acceptance_rate", {"as_of": date(2026, 5, 15)}, id="partial-period"),
+    pytest.param("ask_completion_rate", {"by": "ask_type"}, id="asks-by-type"),
+    pytest.param(
+        "ask_acceptance_rate", {"by": "channel", "include_surveys": True}, id="asks-by-channel"
+    ),
 ]
 
 
