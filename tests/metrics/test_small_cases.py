@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from advocacy.errors import UserError
+from advocacy.metrics.catalog import CATALOG
 from advocacy.metrics.context import build_context
 from advocacy.metrics.spec import MetricRequest
 from advocacy.workspace import Workspace
@@ -120,6 +121,27 @@ def test_the_table_view_says_which_tickets_a_median_still_waits_for(tmp_path: Pa
     lines = {line.split("│")[1].strip(): line for line in late.splitlines() if "hours" in line}
     assert "unanswered" not in lines["first_response_hours"]
     assert "1 unresolved" in lines["resolution_hours"]
+
+
+@pytest.mark.parametrize("by", [None, "segment"])
+def test_a_range_before_the_first_account_has_no_rows(tmp_path: Path, by: str | None) -> None:
+    """Counts take their zero rows from the active accounts: with none in the range, no rows
+    (no active accounts raised a KeyError, found on a third-party NPS file). The same company
+    over the quarter of its data: the zero and the NPS, as the oracle computes them."""
+    files = {
+        "accounts": "account_id,segment,created_at\nA1,smb,2026-02-01\n",
+        "survey_responses": "response_id,account_id,survey,score,responded_at\nr1,A1,nps,9,2026-02-10\n",
+    }
+    ws = small_workspace(tmp_path, files)
+    names = [m.name for m in CATALOG]
+    before = ws.metrics(names, by=by, start=date(2025, 1, 1), end=START, as_of=AS_OF)
+    assert before.empty
+    frames = canonical_frames(ws)
+    for name in ("advocacy_actions", "nps", "advocacy_rate"):
+        ours = ws.metrics(name, by=by, start=START, end=END, as_of=AS_OF)
+        theirs = compute(frames, metric=name, by=by, start=START, end=END, as_of=AS_OF)
+        assert len(ours) == (2 if by else 1), name
+        assert differences(ours, theirs, by) == []
 
 
 @pytest.fixture

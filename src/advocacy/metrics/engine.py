@@ -193,12 +193,15 @@ def _with_zero_rows(ctx: Context, frame: pd.DataFrame) -> pd.DataFrame:
     population = ctx.population_groups()
     # Not the rests' (--compare rest): a rest has events wherever the total has more than its
     # group, so its row comes from the count itself, never a zero.
-    population = population[[rest_of(g) is None for g in population["grp"]]]
-    merged = population.merge(frame, on=["period_label", "grp"], how="outer")
-    for col in ("value", "numerator", "n"):
+    population = population[population["grp"].map(rest_of).isna().to_numpy(dtype=bool)]
+    if population.empty:  # no active accounts in the range: nothing is 0, the events stay
+        merged = frame.copy()
+    else:
+        merged = population.merge(frame, on=["period_label", "grp"], how="outer")
+        merged = merged.drop(columns=["active_n"])
+    for col in ("value", "numerator", "n", "pending_n"):
         merged[col] = merged[col].fillna(0)
-    merged["pending_n"] = merged["pending_n"].fillna(0)
-    return merged.drop(columns=["active_n"])
+    return merged
 
 
 def query(
