@@ -153,3 +153,15 @@ def test_count_interval_resamples_active_and_acting_accounts(tmp_path: Path) -> 
         assert (rows.loc[group, "ci_low"], rows.loc[group, "ci_high"]) == pytest.approx(
             _percentiles(draws), rel=1e-12
         ), group
+
+
+def test_a_metric_without_data_has_no_rows_beside_the_others(twelve_accounts: Workspace) -> None:
+    """No CSAT response at all: csat has no rows (its replicates, empty, once raised a
+    ValueError), and NPS beside it keeps the interval it has alone."""
+    opts = {"start": START, "end": END, "as_of": AS_OF, "ci": "bootstrap"}
+    both = twelve_accounts.metrics(["csat", "nps"], **opts)
+    alone = twelve_accounts.metrics("nps", **opts)
+    assert list(both["metric"]) == ["nps"]
+    assert np.isfinite(alone["ci_low"]).all()
+    for col in ("value", "ci_low", "ci_high"):
+        assert both[col].tolist() == alone[col].tolist()

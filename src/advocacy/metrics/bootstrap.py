@@ -122,6 +122,8 @@ def bootstrap_interval(
     for first in range(0, replicates, _CHUNK):
         state.weights, state.first, state.position = weights[first : first + _CHUNK], first, 0
         rep = run(state)
+        if rep.empty:  # no rows to resample (no responses, say): the point result is empty too
+            continue
         group, _, number = rep["grp"].astype(str).str.rpartition(_TAG).T.to_numpy()
         keys = pd.MultiIndex.from_arrays([rep["period_label"].to_numpy(), group])
         at = index.get_indexer(keys)
