@@ -136,12 +136,20 @@ def test_a_range_before_the_first_account_has_no_rows(tmp_path: Path, by: str | 
     names = [m.name for m in CATALOG]
     before = ws.metrics(names, by=by, start=date(2025, 1, 1), end=START, as_of=AS_OF)
     assert before.empty
+    assert "no rows in [2025-01-01, 2026-01-01) as of 2026-06-30" in before.attrs["notes"]
     frames = canonical_frames(ws)
     for name in ("advocacy_actions", "nps", "advocacy_rate"):
         ours = ws.metrics(name, by=by, start=START, end=END, as_of=AS_OF)
         theirs = compute(frames, metric=name, by=by, start=START, end=END, as_of=AS_OF)
         assert len(ours) == (2 if by else 1), name
         assert differences(ours, theirs, by) == []
+    ws.close()
+    # The CLI's default range, the 8 complete quarters before as_of (the response's day),
+    # leaves the data out: it says so and how to choose another.
+    done = subprocess.run([ADVOCACY, "-w", str(tmp_path / "ws"), "metrics"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "no rows in [2024-01-01, 2026-01-01) as of 2026-02-10 (the default range" in done.stderr
 
 
 @pytest.fixture

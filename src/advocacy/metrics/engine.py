@@ -220,8 +220,10 @@ def query(
     kinds = {m.name: compare_kind(m, _basis(request, m)) for m in metrics}
     try:
         frames = [_rows(ctx, m, b, f) for m, b, f in _compute(ctx, metrics)]
-        if not any(len(f) for f in frames) and request.filters:
-            ctx.notes.extend(_unmatched_filters(ctx))
+        if not any(len(f) for f in frames):
+            ctx.notes.append(_empty_range(ctx, request, lead))
+            if request.filters:
+                ctx.notes.extend(_unmatched_filters(ctx))
         if request.compare == "rest" and "count" in kinds.values():
             active = ctx.population_groups()  # counts are compared per active account
     finally:
@@ -256,6 +258,16 @@ def query(
         assert rest is not None
         result = compare_rest(result, rest, request.by, settings.stats.confidence, kinds, active)
     return result.drop(columns="_se")
+
+
+def _empty_range(ctx: Context, request: MetricRequest, lead: int) -> str:
+    """Which range gave no rows, and, when it was the default, how to ask for another: data
+    all in the current quarter is outside the default (complete quarters only)."""
+    start, end = ctx.periods[lead].start_date, ctx.periods[-1].end_date
+    note = f"no rows in [{start}, {end}) as of {ctx.as_of}"
+    if request.start is None and request.end is None:
+        note += " (the default range: the last 8 complete quarters; --from and --to set another)"
+    return note
 
 
 def _unmatched_filters(ctx: Context) -> list[str]:
