@@ -38,6 +38,7 @@ class Dataset:
     period: str
     as_of: date  # the data's last day, the CLI's default
     measured: tuple[str, ...]  # metrics with non-zero values on these files
+    window: str = "period"
 
 
 RAVENSTACK = "ravenstack/ravenstack_"
@@ -67,6 +68,11 @@ DATASETS = {
         date(2017, 10, 1), date(2019, 10, 1), "segment", "quarter", date(2019, 9, 30),
         ("csat", "csat_mean", "advocacy_rate", "referral_rate", "referrals", "new_logos",
          "logo_retention"),
+    ),
+    "telco-monthly-ttm": Dataset(
+        ((f"{TELCO}services.csv", "telco_accounts"), (f"{TELCO}status.csv", "telco_satisfaction")),
+        date(2018, 1, 1), date(2019, 10, 1), "segment", "month", date(2019, 9, 30),
+        ("csat", "new_logos", "logo_retention"), "ttm",
     ),
     "olist": Dataset(
         ((OLIST, "olist_accounts"), (OLIST, "olist_reviews")),
@@ -102,8 +108,8 @@ def test_every_metric_equals_the_oracle(tmp_path: Path, name: str) -> None:
         _cli("-w", ws, "import", str(data_file(file)), "--mapping", str(MAPPINGS / f"{mapping}.toml"), "-q")  # fmt: skip
     names = [m.name for m in CATALOG]
     grouping = ["--by", d.by] if d.by else []
-    out = _cli("-w", ws, "metrics", *names, *grouping, "--period", d.period, "--from",
-               d.start.isoformat(), "--to", d.end.isoformat(), "--format", "json")  # fmt: skip
+    out = _cli("-w", ws, "metrics", *names, *grouping, "--period", d.period, "--window", d.window,
+               "--from", d.start.isoformat(), "--to", d.end.isoformat(), "--format", "json")  # fmt: skip
     rows = pd.DataFrame(json.loads(out))
     assert {date.fromisoformat(str(a)[:10]) for a in rows["as_of"]} == {d.as_of}
     with open_workspace(Path(ws)) as workspace:
@@ -112,7 +118,7 @@ def test_every_metric_equals_the_oracle(tmp_path: Path, name: str) -> None:
     for metric in names:
         ours = rows[rows["metric"] == metric]
         theirs = compute(frames, metric=metric, start=d.start, end=d.end, by=d.by,
-                         as_of=d.as_of, period=d.period)  # fmt: skip
+                         as_of=d.as_of, period=d.period, window=d.window)  # fmt: skip
         if found := differences(ours, theirs, d.by):
             problems[metric] = found[:3]
     assert problems == {}

@@ -152,6 +152,33 @@ def test_a_range_before_the_first_account_has_no_rows(tmp_path: Path, by: str | 
     assert "no rows in [2024-01-01, 2026-01-01) as of 2026-02-10 (the default range" in done.stderr
 
 
+@pytest.mark.parametrize(("window", "expected"), [("period", (3, 4)), ("ttm", (2, 4))])
+def test_logo_retention_by_the_date_rule_reads_the_start_and_end_months(
+    tmp_path: Path, window: str, expected: tuple[int, int]
+) -> None:
+    """Accounts without revenue are in the starting base when date-active in the start month
+    and retained when date-active in the end month, as revenue would say (MRR in the month).
+    2026-Q1: start month December 2025 (period) or March 2025 (ttm), end month March 2026.
+    The engine used the period's first and last instants instead: D2 (churned in December) was
+    not in the base, D3 (churned in March) not retained, D4 (created in December) in the ttm
+    base, D6 (churned in November) not in it."""
+    files = {
+        "accounts": "account_id,segment,created_at,churned_at\n"
+        "D1,smb,2024-01-01,\n"  # base, kept (both windows)
+        "D2,smb,2024-01-01,2025-12-15\n"  # base, lost (both)
+        "D3,smb,2024-01-01,2026-03-20\n"  # base, kept: active in March (both)
+        "D4,smb,2025-12-20,\n"  # base and kept on period; after March 2025 on ttm
+        "D5,smb,2026-01-10,\n"  # created in the period: never in the base
+        "D6,smb,2024-01-01,2025-11-30\n",  # ttm base, lost; gone before December
+    }
+    ws = small_workspace(tmp_path, files)
+    ours = ws.metrics("logo_retention", window=window, start=START, end=END, as_of=AS_OF)
+    theirs = compute(canonical_frames(ws), metric="logo_retention", window=window, start=START,
+                     end=END, as_of=AS_OF)  # fmt: skip
+    assert differences(ours, theirs, None) == []
+    assert (ours.loc[0, "numerator"], ours.loc[0, "denominator"]) == expected
+
+
 @pytest.fixture
 def paying(tmp_path: Path) -> Workspace:
     """Two accounts paying from October 2025 to August 2026; A2 answers NPS in June."""

@@ -213,15 +213,24 @@ def retention(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
 
 
 def _add_dated_retention(ctx: Context, g: Frame) -> Work:
-    """Accounts with no revenue rows at all follow the date rule (DESIGN §5 logo_retention)."""
-    dated = unbilled_accounts(ctx).cross_join(ctx.cal.select("period_label", "p_start", "w_end"))
+    """Accounts with no revenue rows at all follow the date rule (DESIGN §5 logo_retention),
+    month for month as revenue would: in the starting base when date-active in the start
+    month (the month before the period, or 12 before the end month on `ttm`), retained when
+    date-active in the end month (the period's last, or the last complete one by as_of)."""
+    months = ctx.month_instants()
+    start = months.select(start_month=months.m_month, s_lo=months.m_start, s_hi=months.m_end)
+    end = months.select(end_month=months.m_month, e_lo=months.m_start, e_hi=months.m_end)
+    cal = ctx.cal.select("period_label", "start_month", "end_month")
+    cal = cal.join(start, "start_month").join(end, "end_month")
+    dated = unbilled_accounts(ctx).cross_join(cal)
     base = dated.filter(
-        (dated.created_at < dated.p_start)
-        & (dated.churned_at.isnull() | (dated.churned_at >= dated.p_start))
+        (dated.created_at < dated.s_hi)
+        & (dated.churned_at.isnull() | (dated.churned_at >= dated.s_lo))
     )
-    base = base.mutate(
-        kept=(base.churned_at.isnull() | (base.churned_at >= base.w_end)).ifelse(1, 0)
+    kept = (base.created_at < base.e_hi) & (
+        base.churned_at.isnull() | (base.churned_at >= base.e_lo)
     )
+    base = base.mutate(kept=kept.ifelse(1, 0))
     d = yield request(attach_group(ctx, base), n=_.count(), x=_.kept.sum())
     merged = pd.concat([g, d]).groupby(["period_label", "grp"], as_index=False)[["n", "x"]].sum()
     return merged
