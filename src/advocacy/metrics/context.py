@@ -413,10 +413,17 @@ def active_by_date(ctx: Context) -> Any:
     dated = unbilled_accounts(ctx).cross_join(
         ctx.cal.select("period_label", "w_start", w_stop=ctx.cal.w_end)
     )
-    return dated.filter(
-        (dated.created_at < dated.w_stop)
-        & (dated.churned_at.isnull() | (dated.churned_at >= dated.w_start))
-    ).select("account_id", "period_label")
+    return dated.filter(date_active(dated, dated.w_start, dated.w_stop)).select(
+        "account_id", "period_label"
+    )
+
+
+def date_active(accounts: Any, start: Any, end: Any) -> Any:
+    """The date rule (DESIGN §4) for [start, end): created before its end and not churned
+    before its start."""
+    return (accounts.created_at < end) & (
+        accounts.churned_at.isnull() | (accounts.churned_at >= start)
+    )
 
 
 def known_accounts(source: Source, cutoff: datetime) -> Any:

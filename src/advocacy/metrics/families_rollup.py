@@ -13,7 +13,7 @@ from ibis import _
 
 from advocacy.errors import UserError
 from advocacy.metrics import intervals as iv
-from advocacy.metrics.context import Context, unbilled_accounts
+from advocacy.metrics.context import Context, date_active, unbilled_accounts
 from advocacy.metrics.frames import f64, ratio, result
 from advocacy.metrics.grouping import Work, attach_group, request, with_totals
 from advocacy.metrics.rollup import action_column
@@ -223,14 +223,8 @@ def _add_dated_retention(ctx: Context, g: Frame) -> Work:
     cal = ctx.cal.select("period_label", "start_month", "end_month")
     cal = cal.join(start, "start_month").join(end, "end_month")
     dated = unbilled_accounts(ctx).cross_join(cal)
-    base = dated.filter(
-        (dated.created_at < dated.s_hi)
-        & (dated.churned_at.isnull() | (dated.churned_at >= dated.s_lo))
-    )
-    kept = (base.created_at < base.e_hi) & (
-        base.churned_at.isnull() | (base.churned_at >= base.e_lo)
-    )
-    base = base.mutate(kept=kept.ifelse(1, 0))
+    base = dated.filter(date_active(dated, dated.s_lo, dated.s_hi))
+    base = base.mutate(kept=date_active(base, base.e_lo, base.e_hi).ifelse(1, 0))
     d = yield request(attach_group(ctx, base), n=_.count(), x=_.kept.sum())
     merged = pd.concat([g, d]).groupby(["period_label", "grp"], as_index=False)[["n", "x"]].sum()
     return merged
