@@ -60,6 +60,24 @@ SHAPES = [
         id="yearly",
     ),
     pytest.param("ask_acceptance_rate", {"as_of": date(2026, 5, 15)}, id="partial-period"),
+    *(
+        # A partial period on ttm: the revenue start month is 12 before the last complete
+        # month, the arr weight still the month before the window.
+        pytest.param(
+            m,
+            {"window": "ttm", "period": p, "as_of": date(2026, 8, 20), **b},
+            id=f"{m}-ttm-partial-{p}",
+        )
+        for m, b in [
+            ("grr", {}),
+            ("nrr", {}),
+            ("logo_retention", {}),
+            ("mrr_bridge", {}),
+            ("advocacy_rate", {"basis": "arr"}),
+            ("nps", {"basis": "arr"}),
+        ]
+        for p in ("quarter", "year")
+    ),
     pytest.param("ask_completion_rate", {"by": "ask_type"}, id="asks-by-type"),
     pytest.param(
         "ask_acceptance_rate", {"by": "channel", "include_surveys": True}, id="asks-by-channel"

@@ -74,6 +74,7 @@ class Context:
                 "w_start_date": [p.window_start_date for p in self.periods],
                 "w_end_date": [p.end_date for p in self.periods],
                 "start_month": [add_months(p.window_start_date, -1) for p in self.periods],
+                "r_start_month": [self.retention_start(p) for p in self.periods],
                 "end_month": [self.end_month(p) for p in self.periods],
             }
         )
@@ -112,6 +113,14 @@ class Context:
     def end_month(self, period: Period) -> date:
         """The end month of revenue metrics: the period's last month, or the last complete one."""
         return min(period.end_month, last_complete_month(self.as_of))
+
+    def retention_start(self, period: Period) -> date:
+        """The start month of revenue metrics: the month before the period, or on `ttm` the
+        month 12 before the end month, which a partial period moves back with its end month.
+        (`start_month`, the month before the window, is the arr basis's weight month.)"""
+        if self.request.window is Window.TTM:
+            return add_months(self.end_month(period), -12)
+        return add_months(period.window_start_date, -1)
 
     @property
     def revenue_periods(self) -> list[str]:

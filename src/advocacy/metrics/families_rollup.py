@@ -218,10 +218,10 @@ def _add_dated_retention(ctx: Context, g: Frame) -> Work:
     month (the month before the period, or 12 before the end month on `ttm`), retained when
     date-active in the end month (the period's last, or the last complete one by as_of)."""
     months = ctx.month_instants()
-    start = months.select(start_month=months.m_month, s_lo=months.m_start, s_hi=months.m_end)
+    start = months.select(r_start_month=months.m_month, s_lo=months.m_start, s_hi=months.m_end)
     end = months.select(end_month=months.m_month, e_lo=months.m_start, e_hi=months.m_end)
-    cal = ctx.cal.select("period_label", "start_month", "end_month")
-    cal = cal.join(start, "start_month").join(end, "end_month")
+    cal = ctx.cal.select("period_label", "r_start_month", "end_month")
+    cal = cal.join(start, "r_start_month").join(end, "end_month")
     dated = unbilled_accounts(ctx).cross_join(cal)
     base = dated.filter(date_active(dated, dated.s_lo, dated.s_hi))
     base = base.mutate(kept=date_active(base, base.e_lo, base.e_hi).ifelse(1, 0))

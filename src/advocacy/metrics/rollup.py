@@ -18,7 +18,7 @@ from advocacy.metrics.context import (
     revenue_months,
 )
 from advocacy.metrics.grouping import attach_group, drop_right
-from advocacy.metrics.spec import Family, MetricDef
+from advocacy.metrics.spec import Family, MetricDef, Window
 
 KEYS = ["account_id", "period_label"]
 
@@ -163,21 +163,27 @@ def _revenue_agg(ctx: Context) -> Any:
     is the revenue key, so the minimum month is never tied.
     """
     rev = revenue_months(ctx)
-    joined = in_months(ctx, rev, "month", "start_month", "w_end_date")
+    joined = in_months(ctx, rev, "month", "r_start_month", "w_end_date")
     paying_in = (joined.month >= joined.w_start_date) & (joined.mrr > 0)
-    per = joined.group_by(KEYS).agg(
-        paying=joined.count(where=paying_in),
-        mrr_start=(joined.month == joined.start_month).ifelse(joined.mrr, 0.0).sum(),
-        mrr_end=(joined.month == joined.end_month).ifelse(joined.mrr, 0.0).sum(),
-        first_in_mrr=joined.mrr.argmin(joined.month, where=paying_in),
-        start_month=joined.start_month.min(),
-    )
+    aggs = {
+        "paying": joined.count(where=paying_in),
+        "mrr_start": (joined.month == joined.r_start_month).ifelse(joined.mrr, 0.0).sum(),
+        "mrr_end": (joined.month == joined.end_month).ifelse(joined.mrr, 0.0).sum(),
+        "first_in_mrr": joined.mrr.argmin(joined.month, where=paying_in),
+        "start_month": joined.r_start_month.min(),
+    }
+    if ctx.request.window is Window.TTM:
+        # A partial period's ttm start month moves back with its end month; the arr weight
+        # stays the MRR of the month before the window.
+        aggs["mrr_before"] = (joined.month == joined.start_month).ifelse(joined.mrr, 0.0).sum()
+    per = joined.group_by(KEYS).agg(**aggs)
     first = first_paid(ctx).select("account_id", first_paid="first_month")
     per = drop_right(per.left_join(first, "account_id"))
     return per.select(
         *KEYS,
         "mrr_start",
         "mrr_end",
+        *(["mrr_before"] if "mrr_before" in per.columns else []),
         # Active by revenue (`Context.active`): a paying month in the window.
         active=(per.paying > 0).ifelse(1, 0).cast("int64"),
         first_in_mrr=per.first_in_mrr.fill_null(0.0),
@@ -223,11 +229,10 @@ def build_rollup(ctx: Context, metrics: list[MetricDef]) -> Any:
            and not c.startswith("csat_m")}
     )  # fmt: skip
     if revenue:
+        before = r.mrr_before if "mrr_before" in r.columns else r.mrr_start
         r = r.mutate(
             arr_weight=12
-            * ibis.cases(
-                (r.mrr_start > 0, r.mrr_start), (r.first_in_mrr > 0, r.first_in_mrr), else_=0.0
-            )
+            * ibis.cases((before > 0, before), (r.first_in_mrr > 0, r.first_in_mrr), else_=0.0)
         )
     return r
 
