@@ -156,9 +156,7 @@ def metrics_cmd(
     if fmt is not Format.TABLE:
         emit(rows, fmt)
         return
-    if rows.empty:  # the engine's note says which range was empty
-        if not any(str(n).startswith("no rows") for n in rows.attrs.get("notes", [])):
-            stderr.print("no rows: the populations are empty for this range")
+    if rows.empty:  # the engine's note, printed above, says which range gave no rows
         return
     as_of_day = rows["as_of"].iloc[0]
     emit(readable(rows, by), fmt, title=f"Metrics as of {as_of_day}")

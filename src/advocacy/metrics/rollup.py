@@ -170,7 +170,7 @@ def _revenue_agg(ctx: Context) -> Any:
         "mrr_start": (joined.month == joined.r_start_month).ifelse(joined.mrr, 0.0).sum(),
         "mrr_end": (joined.month == joined.end_month).ifelse(joined.mrr, 0.0).sum(),
         "first_in_mrr": joined.mrr.argmin(joined.month, where=paying_in),
-        "start_month": joined.r_start_month.min(),
+        "r_start_month": joined.r_start_month.min(),
     }
     if ctx.request.window is Window.TTM:
         # A partial period's ttm start month moves back with its end month; the arr weight
@@ -187,7 +187,7 @@ def _revenue_agg(ctx: Context) -> Any:
         # Active by revenue (`Context.active`): a paying month in the window.
         active=(per.paying > 0).ifelse(1, 0).cast("int64"),
         first_in_mrr=per.first_in_mrr.fill_null(0.0),
-        paid_before=(per.first_paid < per.start_month).ifelse(1, 0),
+        paid_before=(per.first_paid < per.r_start_month).ifelse(1, 0),
     )
 
 
