@@ -268,3 +268,35 @@ def test_groups_of_a_numeric_dimension_are_in_numeric_order(tmp_path: Path) -> N
     rows = ws.metrics("advocacy_rate", by="employees", start=START, end=END, as_of=AS_OF)
     ws.close()
     assert list(rows["employees"].fillna("(all)")) == ["9", "20", "100", "(none)", "(all)"]
+
+
+def test_rows_whose_responses_come_from_one_account_say_so(tmp_path: Path) -> None:
+    """Responses are clustered by account (DESIGN §5): with one account the interval is as wide
+    as one response's, [−100, 100] for NPS from 30 responses on. A note names those rows (smb's
+    and, in Q2, the total), not a row with two accounts (the Q1 total), nor a single response
+    (enterprise's)."""
+    scores = [10] * 20 + [3] * 12  # A1 (smb): 32 responses in Q1, two in Q2
+    rows = [f"s{i},A1,nps,{s},2026-02-{1 + i % 27:02d}" for i, s in enumerate(scores)]
+    rows += ["s98,A1,nps,9,2026-05-01", "s99,A1,nps,2,2026-05-02", "e1,A2,nps,8,2026-02-02"]
+    files = {
+        "accounts": "account_id,segment,created_at\nA1,smb,2024-01-01\nA2,enterprise,2024-01-01\n",
+        "survey_responses": "response_id,account_id,survey,score,responded_at\n" + "\n".join(rows),
+    }
+    ws = small_workspace(tmp_path, files)
+    end = date(2026, 7, 1)
+    ours = ws.metrics(["nps", "promoter_share"], by="segment", start=START, end=end, as_of=AS_OF)
+    theirs = compute(canonical_frames(ws), metric="nps", by="segment", start=START, end=end,
+                     as_of=AS_OF)  # fmt: skip
+    assert differences(ours[ours["metric"] == "nps"], theirs, "segment") == []
+    smb = ours[(ours["metric"] == "nps") & (ours["segment"] == "smb") & (ours["n"] == 32)]
+    assert (smb["ci_low"].iloc[0], smb["ci_high"].iloc[0]) == (-100.0, 100.0)
+    notes = [n for n in ours.attrs["notes"] if "one account gave all the responses" in n]
+    assert [n.split(";")[0] for n in notes] == [
+        f"{m}: one account gave all the responses of 2026-Q1 segment smb, 2026-Q2 segment smb, "
+        "2026-Q2 total"
+        for m in ("nps", "promoter_share")
+    ]
+    # Bootstrap intervals replay the same rows: the note is said once, not per replicate.
+    boot = ws.metrics("nps", by="segment", start=START, end=end, as_of=AS_OF, ci="bootstrap")
+    assert sum("one account gave all" in n for n in boot.attrs["notes"]) == 1
+    ws.close()

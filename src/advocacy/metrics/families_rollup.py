@@ -13,9 +13,9 @@ from ibis import _
 
 from advocacy.errors import UserError
 from advocacy.metrics import intervals as iv
-from advocacy.metrics.context import Context, date_active, unbilled_accounts
+from advocacy.metrics.context import ALL, Context, date_active, unbilled_accounts
 from advocacy.metrics.frames import f64, ratio, result
-from advocacy.metrics.grouping import Work, attach_group, request, with_totals
+from advocacy.metrics.grouping import Work, attach_group, request, rest_of, with_totals
 from advocacy.metrics.rollup import action_column
 from advocacy.metrics.spec import Basis, Family, MetricDef
 
@@ -81,6 +81,7 @@ def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
         s, nc = _.nps_prom - _.nps_det, _.nps_n  # deferred: see survey_share
         g = yield request(rows, n=nc.sum(), p=_.nps_prom.sum(), d=_.nps_det.sum(),
                           clusters=_.count(), ss=(s * s).sum(), sn=(s * nc).sum(), nn=(nc * nc).sum())  # fmt: skip
+        _note_single_account(ctx, m, g)
         return _nps_result(ctx, g, basis=basis)
     s = rows.last_nps_prom - rows.last_nps_det
     w = rows.arr_weight if basis is Basis.ARR else ibis.literal(1.0)
@@ -93,6 +94,29 @@ def nps(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
     return _nps_result(
         ctx, g.merge(population, on=["period_label", "grp"], how="left"), basis=basis
     )
+
+
+def _note_single_account(ctx: Context, m: MetricDef, g: Frame) -> None:
+    """Say which rows' responses all come from one account: their interval is over accounts
+    (DESIGN §5, cluster-robust), so it is about as wide as for a single response, which reads
+    as a bug without a word (one customer's 117 NPS responses: [−100, 100])."""
+    if ctx.replay is not None and ctx.replay.replaying:
+        return
+    one = g[(f64(g, "clusters") == 1) & (f64(g, "n") > 1)]
+    by = ctx.request.by
+    rows = [
+        str(period) if by is None else f"{period} {'total' if grp == ALL else f'{by} {grp}'}"
+        for period, grp in zip(one["period_label"], one["grp"], strict=True)
+        if rest_of(grp) is None
+    ]
+    if rows:
+        listed = ", ".join(rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+        note = (
+            f"{m.name}: one account gave all the responses of {listed}; the interval is over "
+            "accounts, so it is about as wide as for a single response"
+        )
+        if note not in ctx.notes:
+            ctx.notes.append(note)
 
 
 def _nps_result(ctx: Context, g: Frame, *, basis: Basis) -> Frame:
@@ -128,6 +152,7 @@ def survey_share(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
         nc = _[f"{survey}_n"]
         g = yield request(rows, n=nc.sum(), x=y.sum(), clusters=_.count(),
                           yy=(y * y).sum(), yn=(y * nc).sum(), nn=(nc * nc).sum())  # fmt: skip
+        _note_single_account(ctx, m, g)
         value, lo, hi, se = iv.share_clustered(g, ctx.settings.stats.confidence)
         return result(g, value=value, numerator=g.x, denominator=g.n, n=g.n, ci_low=lo,
                       ci_high=hi, se=se)  # fmt: skip
@@ -160,6 +185,7 @@ def survey_mean(ctx: Context, r: Any, m: MetricDef, basis: Basis) -> Work:
         sn_norm=(_.csat_norm * _.csat_n).sum(), nn=(_.csat_n * _.csat_n).sum(),
         lo_min=_.csat_min_lo.min(), lo_max=_.csat_max_lo.max(), hi_min=_.csat_min_hi.min(), hi_max=_.csat_max_hi.max(),
     )  # fmt: skip
+    _note_single_account(ctx, m, g)
     native = (g.lo_min == g.lo_max) & (g.hi_min == g.hi_max)
     s = np.where(native, g.s_native, g.s_norm)
     q = np.where(native, g.q_native, g.q_norm)
