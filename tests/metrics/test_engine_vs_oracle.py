@@ -43,7 +43,7 @@ def _grid() -> list[Any]:
     year = {"period": "year", "start": date(2024, 1, 1), "end": date(2027, 1, 1), "by": "cohort"}
     grid = []
     for m in CATALOG:
-        shapes = {f"{b.value}": {"basis": b.value, "by": "segment"} for b in m.bases}
+        shapes = {b.value: {"basis": b.value, "by": "segment"} for b in m.bases}
         shapes |= {"ttm": {"window": "ttm", "by": "segment"}, "month-plan": month, "cohort": year}
         grid += [pytest.param(m.name, o, id=f"{m.name}-{k}") for k, o in shapes.items()]
     return grid
